@@ -1,0 +1,6 @@
+//! Cross-prompt, personalised and listwise objectives (`methods/personal.md`): RPO's contrast
+//! matrix, P-DPO's personalised/generic mixture, and LiPO-λ.
+
+pub mod lipo;
+pub mod pdpo;
+pub mod rpo;
