@@ -101,9 +101,12 @@ fn f(params: &Value, key: &str, default: f64) -> f64 {
     params[key].as_f64().unwrap_or(default)
 }
 
+fn parse<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, String> {
+    serde_json::from_value(value.clone()).map_err(|e| format!("params: {e}"))
+}
+
 fn config_for(loss: &str, params: &Value) -> Result<ObjectiveConfig, String> {
     let beta = f(params, "beta", 0.1);
-    let parse = |v: &Value| serde_json::from_value(v.clone()).map_err(|e| format!("params: {e}"));
     Ok(match loss.split('/').next().unwrap_or("") {
         "dpo" => {
             let loss_type: Vec<DpoLossType> = parse(&params["loss_type"])?;
@@ -242,8 +245,9 @@ fn evaluate(case: &Value, dtype: DType, expected: &Map<String, Value>, tolerance
         let rank = expected.get("per_example_loss").map_or(1, |v| flatten(v).0.len());
         computed.put_output(&out, rank);
         let grads = out.loss.backward();
-        let grad = |leaf: &Option<Tensor<1>>| leaf.as_ref().and_then(|l| l.grad(&grads)).map(|g| host(&g));
-        let grad2 = |leaf: &Option<Tensor<2>>| leaf.as_ref().and_then(|l| l.grad(&grads)).map(|g| host(&g));
+        // A leaf the loss does not depend on has no gradient entry: its gradient is zero.
+        let grad = |leaf: &Option<Tensor<1>>| leaf.as_ref().map(|l| l.grad(&grads).map_or_else(|| vec![0.0; l.dims()[0]], |g| host(&g)));
+        let grad2 = |leaf: &Option<Tensor<2>>| leaf.as_ref().map(|l| l.grad(&grads).map_or_else(|| vec![0.0; l.dims().iter().product()], |g| host(&g)));
         if let Some(g) = grad(&batch.chosen_leaf) {
             let token_values = batch.chosen_token_mask.iter().enumerate().filter(|(_, m)| **m).map(|(i, _)| g[i / batch.chosen_token_width.max(1)]).collect();
             computed.put("grad_policy_chosen_logps", g);

@@ -87,23 +87,20 @@ pub struct Lipo {
     config: LipoConfig,
 }
 
-/// 1-based ranks by descending score, ties in list order; masked items are ranked after the
-/// valid ones (`ranks_of_masked = true`) or get 0.
+/// 1-based ranks by descending score, ties in list order. Masked items get 0, or with
+/// `rank_masked` (rax's batched call) the ranks after the valid ones, by their own scores.
 fn ranks(scores: &[f64], valid: &[bool], rank_masked: bool) -> Vec<f64> {
+    let descending = |items: &mut Vec<usize>| items.sort_by(|&a, &b| scores[b].partial_cmp(&scores[a]).unwrap_or(Ordering::Equal));
     let mut order: Vec<usize> = (0..scores.len()).filter(|&a| valid[a]).collect();
-    order.sort_by(|&a, &b| scores[b].partial_cmp(&scores[a]).unwrap_or(Ordering::Equal));
+    descending(&mut order);
+    if rank_masked {
+        let mut masked: Vec<usize> = (0..scores.len()).filter(|&a| !valid[a]).collect();
+        descending(&mut masked);
+        order.extend(masked);
+    }
     let mut ranks = vec![0.0; scores.len()];
     for (position, &a) in order.iter().enumerate() {
         ranks[a] = (position + 1) as f64;
-    }
-    if rank_masked {
-        let mut next = order.len();
-        for (a, rank) in ranks.iter_mut().enumerate() {
-            if !valid[a] {
-                next += 1;
-                *rank = next as f64;
-            }
-        }
     }
     ranks
 }
@@ -125,12 +122,14 @@ impl Lipo {
             Some(mask) => mask_to_host(mask),
             None => vec![true; batch * width],
         };
-        let scores = (input.policy.clone() - input.reference.clone().detach()).mul_scalar(self.config.beta);
+        let raw_scores = (input.policy.clone() - input.reference.clone().detach()).mul_scalar(self.config.beta);
+        // Padded slots may hold anything: they are zeroed before the loss, but ranked (rax's
+        // batched call ranks them after the valid items) and reported as they are.
+        let host_scores = to_host(&raw_scores);
         let scores = match &input.mask {
-            Some(mask) => scores.mask_fill(mask.clone().bool_not(), 0.0),
-            None => scores,
+            Some(mask) => raw_scores.clone().mask_fill(mask.clone().bool_not(), 0.0),
+            None => raw_scores.clone(),
         };
-        let host_scores = to_host(&scores);
         let labels = to_host(&input.labels);
         if let Some(index) = labels.iter().enumerate().position(|(i, l)| valid[i] && !l.is_finite()) {
             return Err(ObjectiveError::InvalidValue {
@@ -173,7 +172,7 @@ impl Lipo {
                 }
             }
             pair_counts.push(pairs as f64);
-            all_ranks.extend(if rank_masked { row_ranks } else { row_ranks.iter().zip(row_valid).map(|(r, v)| if *v { *r } else { 0.0 }).collect() });
+            all_ranks.extend(row_ranks);
         }
         let difference = scores.clone().reshape([batch, width, 1]).repeat_dim(2, width) - scores.clone().reshape([batch, 1, width]).repeat_dim(1, width);
         let pair_losses = host_tensor(pair_weight, [batch, width, width], &difference) * softplus(difference.neg());
@@ -190,9 +189,9 @@ impl Lipo {
         };
         let per_example = if paper { pair_sum.clone() } else { per_example };
         let mut extras = BTreeMap::new();
-        extras.insert("scores", Extra::Matrix(scores.clone().detach()));
+        extras.insert("scores", Extra::Matrix(raw_scores.detach()));
         extras.insert("ranks", Extra::Matrix(host_tensor(all_ranks, [batch, width], &scores)));
-        extras.insert("lambda_weights", Extra::Cube(host_tensor(lambda, [batch, width, width], &difference)));
+        extras.insert("lambda_weights", Extra::Cube(host_tensor(lambda, [batch, width, width], &pair_losses)));
         extras.insert("pair_losses", Extra::Cube(pair_losses.detach()));
         extras.insert("per_example_pair_sum", Extra::Vector(pair_sum.detach()));
         extras.insert("num_valid_pairs", Extra::Vector(counts));

@@ -232,10 +232,10 @@ impl BatchValues {
     pub fn random(seed: u64, batch: usize, negatives: usize, ragged: bool) -> Self {
         let mut rng = SplitMix(seed);
         let width = 6;
-        let mut lengths = |n: usize, rng: &mut SplitMix| -> Vec<f64> { (0..n).map(|_| (1.0 + (rng.next_f64() * width as f64).floor()).min(width as f64)).collect() };
+        let lengths = |n: usize, rng: &mut SplitMix| -> Vec<f64> { (0..n).map(|_| (1.0 + (rng.next_f64() * width as f64).floor()).min(width as f64)).collect() };
         let chosen_lengths = lengths(batch, &mut rng);
         let rejected_lengths = lengths(batch * negatives, &mut rng);
-        let mut tokens = |lens: &[f64], rng: &mut SplitMix| -> Vec<f64> {
+        let tokens = |lens: &[f64], rng: &mut SplitMix| -> Vec<f64> {
             lens.iter().flat_map(|&l| (0..width).map(|t| if (t as f64) < l { rng.uniform(-3.0, -0.05) } else { 0.0 }).collect::<Vec<_>>()).collect()
         };
         let chosen_tokens = tokens(&chosen_lengths, &mut rng);
@@ -243,7 +243,7 @@ impl BatchValues {
         let sums = |t: &[f64]| -> Vec<f64> { t.chunks(width).map(|c| c.iter().sum()).collect() };
         let policy_chosen = sums(&chosen_tokens);
         let policy_rejected = sums(&rejected_tokens);
-        let mut around = |base: &[f64], rng: &mut SplitMix| -> Vec<f64> { base.iter().map(|b| b + rng.uniform(-2.0, 2.0)).collect() };
+        let around = |base: &[f64], rng: &mut SplitMix| -> Vec<f64> { base.iter().map(|b| b + rng.uniform(-2.0, 2.0)).collect() };
         let reference_chosen = around(&policy_chosen, &mut rng);
         let reference_rejected = around(&policy_rejected, &mut rng);
         let chosen_sq: Vec<f64> = chosen_tokens.iter().map(|t| t + rng.uniform(-1.0, 0.0)).collect();
