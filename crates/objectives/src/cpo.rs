@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::dpo::{KForm, smoothed_logistic};
 use crate::error::{Result, check_positive, check_range, invalid, unsupported};
 use crate::input::PreferenceLogps;
-use crate::numerics::{exp_limit, masked_logsumexp, softplus};
+use crate::numerics::{bounded, exp_limit, masked_logsumexp, softplus};
 use crate::objective::Objective;
 use crate::output::{Extra, LossOutput};
 use crate::pairs::{Pairs, Reference, batch_mean, chosen_token_nll, pair_lengths};
@@ -136,7 +136,7 @@ impl Cpo {
             return x;
         }
         let limit = exp_limit(x.dtype());
-        x.mul_scalar(-alpha).clamp_max(limit).exp().neg().add_scalar(1.0).div_scalar(alpha)
+        bounded(x.mul_scalar(-alpha).clamp_max(limit).exp().neg().add_scalar(1.0).div_scalar(alpha))
     }
 }
 
@@ -171,7 +171,7 @@ impl Objective for Cpo {
                     CpoLossType::Sigmoid => smoothed_logistic(margin.mul_scalar(beta), c.label_smoothing),
                     CpoLossType::Simpo => smoothed_logistic(margin.mul_scalar(beta).sub_scalar(c.simpo_gamma), c.label_smoothing),
                     CpoLossType::Hinge => margin.mul_scalar(-beta).add_scalar(1.0).clamp_min(0.0),
-                    CpoLossType::Ipo => margin.sub_scalar(1.0 / (2.0 * beta)).powi_scalar(2),
+                    CpoLossType::Ipo => bounded(margin.sub_scalar(1.0 / (2.0 * beta))).powi_scalar(2),
                 };
                 let pair = pairs.zero_padding(pair);
                 (pairs.row_mean(pair.clone()), Some(pair))

@@ -54,6 +54,22 @@ pub fn exp_limit(dtype: DType) -> f64 {
     }
 }
 
+/// A magnitude beyond which a score is clamped before it is squared or subtracted, so that the
+/// result stays finite in `dtype`; reference implementations overflow to ±∞ there.
+pub fn finite_bound(dtype: DType) -> f64 {
+    match dtype {
+        DType::F64 => 1e150,
+        DType::F16 => 100.0,
+        _ => 1e18,
+    }
+}
+
+/// Clamps `x` to `±finite_bound` of its dtype.
+pub fn bounded<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let bound = finite_bound(x.dtype());
+    x.clamp(-bound, bound)
+}
+
 /// `log Σ_k exp(x_ik)` along dim 1 over the entries where `mask` is true. Masked entries may hold
 /// any finite value. Every row needs at least one valid entry.
 pub fn masked_logsumexp(x: Tensor<2>, mask: Option<&Tensor<2, Bool>>) -> Tensor<1> {

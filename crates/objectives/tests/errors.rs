@@ -57,7 +57,7 @@ fn incompatible_options_are_rejected() {
 }
 
 fn batch(values: &BatchValues) -> PreferenceLogps {
-    let device = Device::flex();
+    let device = Device::flex().autodiff();
     values.input(&device, DType::F64, values.policy_leaves(&device, DType::F64))
 }
 

@@ -9,7 +9,7 @@ use prefopt_objectives::ObjectiveConfig;
 
 fn extreme(values: &mut BatchValues, pattern: usize, non_positive: bool) {
     let pick = |i: usize, shift: usize| -> f64 {
-        let v = if (i + shift + pattern) % 3 == 0 { 1e4 } else { -1e4 };
+        let v: f64 = if (i + shift + pattern) % 3 == 0 { 1e4 } else { -1e4 };
         if non_positive { -v.abs() } else { v }
     };
     for (i, v) in values.policy_chosen.iter_mut().enumerate() {
@@ -49,8 +49,8 @@ fn every_objective_is_finite_at_plus_minus_1e4_with_20_negatives() {
                 let grads = out.loss.backward();
                 let mut all = host(&out.loss);
                 all.extend(out.per_example_loss.as_ref().map(host).unwrap_or_default());
-                all.extend(host(&leaves.0.grad(&grads).unwrap()));
-                all.extend(host(&leaves.1.grad(&grads).unwrap()));
+                all.extend(common::gradient(&leaves.0, &grads));
+                all.extend(common::gradient(&leaves.1, &grads));
                 if let Some(bad) = all.iter().find(|v| !v.is_finite()) {
                     failures.push(format!("{} K={negatives} pattern {pattern}: non-finite value {bad}", label(&config)));
                 }

@@ -15,8 +15,8 @@ fn run(device: &Device, config: &prefopt_objectives::ObjectiveConfig, values: &B
         host(&out.loss),
         out.per_example_loss.as_ref().map(host).unwrap_or_default(),
         host(&out.chosen_rewards),
-        host(&leaves.0.grad(&grads).unwrap()),
-        host(&leaves.1.grad(&grads).unwrap()),
+        common::gradient(&leaves.0, &grads),
+        common::gradient(&leaves.1, &grads),
     ]
 }
 

@@ -4,7 +4,7 @@
 use burn::tensor::{Bool, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::numerics::{host_mask, log_sigmoid, masked_logsumexp, sigmoid, softplus};
+use crate::numerics::{bounded, host_mask, log_sigmoid, masked_logsumexp, sigmoid, softplus};
 
 /// One DPO loss type, named as TRL names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -163,7 +163,7 @@ pub(crate) fn pair_loss(loss_type: DpoLossType, t: &PairTerms) -> Tensor<2> {
     match loss_type {
         DpoLossType::Sigmoid => log_sigmoid(t.margin().mul_scalar(beta)).neg(),
         DpoLossType::Hinge => t.margin().mul_scalar(-beta).add_scalar(1.0).clamp_min(0.0),
-        DpoLossType::Ipo => t.normalised_margin().sub_scalar(1.0 / (2.0 * beta)).powi_scalar(2),
+        DpoLossType::Ipo => bounded(t.normalised_margin().sub_scalar(1.0 / (2.0 * beta))).powi_scalar(2),
         DpoLossType::ExoPair => {
             let z = t.margin().mul_scalar(beta);
             let q = sigmoid(z.clone());

@@ -302,11 +302,18 @@ impl BatchValues {
         input
     }
 
-    /// Policy leaves (requiring gradients) on `device`.
+    /// Policy leaves on `device` (requiring gradients when it records them).
     pub fn policy_leaves(&self, device: &Device, dtype: DType) -> (Tensor<1>, Tensor<2>) {
-        (
-            tensor(self.policy_chosen.clone(), [self.batch], device, dtype).require_grad(),
-            tensor(self.policy_rejected.clone(), [self.batch, self.negatives], device, dtype).require_grad(),
-        )
+        let chosen = tensor(self.policy_chosen.clone(), [self.batch], device, dtype);
+        let rejected = tensor(self.policy_rejected.clone(), [self.batch, self.negatives], device, dtype);
+        if device.is_autodiff() { (chosen.require_grad(), rejected.require_grad()) } else { (chosen, rejected) }
     }
+}
+
+/// The gradient of a leaf, or zeros when the loss does not depend on it.
+pub fn gradient<const D: usize>(leaf: &Tensor<D>, grads: &burn::tensor::Gradients) -> Vec<f64> {
+    leaf.grad(grads).map_or_else(|| vec![0.0; leaf.dims().iter().product()], |g| host(&g))
+}
+
+impl BatchValues {
 }
