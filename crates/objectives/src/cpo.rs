@@ -136,7 +136,7 @@ impl Cpo {
             return x;
         }
         let limit = exp_limit(x.dtype());
-        bounded(x.mul_scalar(-alpha).clamp_max(limit).exp().neg().add_scalar(1.0).div_scalar(alpha))
+        bounded(x.mul_scalar(-alpha).clamp_max(limit).exp().neg().add_scalar(1.0).mul_scalar(1.0 / alpha))
     }
 }
 

@@ -1,7 +1,9 @@
 //! Numerically stable building blocks shared by every loss.
 //!
 //! All of them are written with burn tensor ops only, so they run on every backend and autodiff
-//! differentiates them. Branches are expressed with `mask_fill`/`mask_where` on sanitized inputs
+//! differentiates them. Divisions by a scalar are written as multiplications by its reciprocal:
+//! burn-autodiff 0.22's `div_scalar` backward rounds the reciprocal to f32, which would cap the
+//! gradients of f64 losses at about 3e-8 relative accuracy. Branches are expressed with `mask_fill`/`mask_where` on sanitized inputs
 //! so that the branch not taken can neither overflow nor send a NaN into the backward pass.
 
 use burn::tensor::{Bool, DType, Int, Tensor, TensorData};
@@ -30,7 +32,7 @@ pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// `eˣ − 1` without cancellation near 0, via `eˣ − 1 = tanh(x/2)·(eˣ + 1)`.
 pub fn expm1<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    x.clone().div_scalar(2.0).tanh() * x.exp().add_scalar(1.0)
+    x.clone().mul_scalar(0.5).tanh() * x.exp().add_scalar(1.0)
 }
 
 /// `log(1 − eˣ)` for `x < 0`, with TRL's two branches: `log1p(−eˣ)` below `−ln 2`,

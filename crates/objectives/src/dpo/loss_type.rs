@@ -178,7 +178,7 @@ pub(crate) fn pair_loss(loss_type: DpoLossType, t: &PairTerms) -> Tensor<2> {
         }
         DpoLossType::Robust => {
             let z = t.margin().mul_scalar(beta);
-            (log_sigmoid(z.clone()).mul_scalar(-(1.0 - eps)) + log_sigmoid(z.neg()).mul_scalar(eps)).div_scalar(1.0 - 2.0 * eps)
+            (log_sigmoid(z.clone()).mul_scalar(-(1.0 - eps)) + log_sigmoid(z.neg()).mul_scalar(eps)).mul_scalar(1.0 / (1.0 - 2.0 * eps))
         }
         DpoLossType::BcoPair => {
             log_sigmoid(t.chosen_logratio.clone().mul_scalar(beta)).neg() - log_sigmoid(t.rejected_logratio.clone().mul_scalar(-beta))
@@ -197,9 +197,9 @@ pub(crate) fn pair_loss(loss_type: DpoLossType, t: &PairTerms) -> Tensor<2> {
         }
         DpoLossType::Discopop => {
             let rho = t.margin().mul_scalar(beta);
-            let logistic = sigmoid(rho.clone().div_scalar(-t.discopop_tau)) * log_sigmoid(rho.clone()).neg();
+            let logistic = sigmoid(rho.clone().mul_scalar(1.0 / (-t.discopop_tau))) * log_sigmoid(rho.clone()).neg();
             // m·exp(−ρ) = exp(log σ(ρ/τ) − ρ): the same value, without 0·∞ when ρ ≪ 0.
-            let exponential = (log_sigmoid(rho.clone().div_scalar(t.discopop_tau)) - rho).exp();
+            let exponential = (log_sigmoid(rho.clone().mul_scalar(1.0 / t.discopop_tau)) - rho).exp();
             logistic + exponential
         }
         DpoLossType::SigmoidNorm => log_sigmoid(t.normalised_margin().mul_scalar(beta)).neg(),

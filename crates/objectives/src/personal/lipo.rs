@@ -185,7 +185,7 @@ impl Lipo {
         } else if total_pairs == 0.0 {
             pair_sum.clone().sum().mul_scalar(0.0).reshape([1])
         } else {
-            pair_sum.clone().sum().div_scalar(total_pairs).reshape([1])
+            pair_sum.clone().sum().mul_scalar(1.0 / total_pairs).reshape([1])
         };
         let per_example = if paper { pair_sum.clone() } else { per_example };
         let mut extras = BTreeMap::new();

@@ -103,7 +103,7 @@ impl Objective for Pdpo {
         let generic: Vec<f64> = personal.iter().map(|p| 1.0 - p).collect();
         let group_mean = |indicator: Vec<f64>| {
             let count = indicator.iter().sum::<f64>().max(1.0);
-            (per_example.clone() * host_vector(indicator, &per_example)).sum().div_scalar(count)
+            (per_example.clone() * host_vector(indicator, &per_example)).sum().mul_scalar(1.0 / count)
         };
         let alpha = self.config.alpha;
         let loss = (group_mean(personal).mul_scalar(alpha) + group_mean(generic).mul_scalar(1.0 - alpha)).reshape([1]);

@@ -91,7 +91,7 @@ fn similarity_weights(rows: Tensor<2>, columns: Tensor<2>, temperature: f64) -> 
     };
     let cosine = normalise(rows).matmul(normalise(columns).transpose());
     let distance = cosine.neg().add_scalar(1.0);
-    softmax(distance.div_scalar(-temperature), 1)
+    softmax(distance.mul_scalar(-1.0 / temperature), 1)
 }
 
 impl Rpo {
