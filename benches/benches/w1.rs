@@ -12,19 +12,30 @@ fn w1(c: &mut Criterion) {
     group.throughput(Throughput::Elements(64));
     for negatives in [1usize, 20] {
         for name in W1_LOSSES {
-            let objective = ObjectiveConfig::from_name(name).and_then(|c| c.check()).expect("valid loss");
-            let spec = SyntheticSpec { batch: 64, negatives, signal: 2.0, seed: 0 };
-            group.bench_with_input(BenchmarkId::new(name.replace('/', "_"), format!("K{negatives}")), &spec, |b, spec| {
-                b.iter_batched(
-                    || generate(spec, &device, DType::F32),
-                    |batch| {
-                        let output = objective.compute(&batch.input).expect("loss");
-                        let grads = output.loss.backward();
-                        batch.policy_chosen.grad(&grads).expect("gradient")
-                    },
-                    criterion::BatchSize::SmallInput,
-                )
-            });
+            let objective = ObjectiveConfig::from_name(name)
+                .and_then(|c| c.check())
+                .expect("valid loss");
+            let spec = SyntheticSpec {
+                batch: 64,
+                negatives,
+                signal: 2.0,
+                seed: 0,
+            };
+            group.bench_with_input(
+                BenchmarkId::new(name.replace('/', "_"), format!("K{negatives}")),
+                &spec,
+                |b, spec| {
+                    b.iter_batched(
+                        || generate(spec, &device, DType::F32),
+                        |batch| {
+                            let output = objective.compute(&batch.input).expect("loss");
+                            let grads = output.loss.backward();
+                            batch.policy_chosen.grad(&grads).expect("gradient")
+                        },
+                        criterion::BatchSize::SmallInput,
+                    )
+                },
+            );
         }
     }
     group.finish();

@@ -49,7 +49,9 @@ mod tests {
     #[test]
     fn every_w1_loss_name_parses_and_validates() {
         for name in W1_LOSSES {
-            ObjectiveConfig::from_name(name).and_then(|c| c.check()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            ObjectiveConfig::from_name(name)
+                .and_then(|c| c.check())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }
 }

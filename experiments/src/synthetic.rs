@@ -31,38 +31,74 @@ pub struct SyntheticBatch {
     pub policy_rejected: Tensor<2>,
 }
 
-fn tensor<const D: usize>(values: Vec<f64>, shape: [usize; D], device: &Device, dtype: DType) -> Tensor<D> {
+fn tensor<const D: usize>(
+    values: Vec<f64>,
+    shape: [usize; D],
+    device: &Device,
+    dtype: DType,
+) -> Tensor<D> {
     Tensor::from_data(TensorData::new(values, shape), (device, dtype))
 }
 
 /// Generates a batch on `device` in `dtype`.
 pub fn generate(spec: &SyntheticSpec, device: &Device, dtype: DType) -> SyntheticBatch {
-    let SyntheticSpec { batch, negatives, signal, seed } = *spec;
+    let SyntheticSpec {
+        batch,
+        negatives,
+        signal,
+        seed,
+    } = *spec;
     let mut rng = StdRng::seed_from_u64(seed);
     let noise = Normal::new(0.0, 1.0).expect("valid normal");
-    let mut lengths = |rng: &mut StdRng, n: usize| -> Vec<f64> { (0..n).map(|_| rng.random_range(4..40) as f64).collect() };
+    let lengths = |rng: &mut StdRng, n: usize| -> Vec<f64> {
+        (0..n).map(|_| rng.random_range(4..40) as f64).collect()
+    };
     let chosen_lengths = lengths(&mut rng, batch);
     let rejected_lengths = lengths(&mut rng, batch * negatives);
     // Sequence log-probs: about −1 nat per token under the reference.
-    let reference = |rng: &mut StdRng, lens: &[f64]| -> Vec<f64> { lens.iter().map(|l| -l * (0.8 + 0.4 * rng.random::<f64>())).collect() };
+    let reference = |rng: &mut StdRng, lens: &[f64]| -> Vec<f64> {
+        lens.iter()
+            .map(|l| -l * (0.8 + 0.4 * rng.random::<f64>()))
+            .collect()
+    };
     let ref_chosen = reference(&mut rng, &chosen_lengths);
     let ref_rejected = reference(&mut rng, &rejected_lengths);
-    let mut shifted = |base: &[f64], shift: f64| -> Vec<f64> { base.iter().map(|r| (r + shift + noise.sample(&mut rng)).min(-1e-3)).collect() };
+    let mut shifted = |base: &[f64], shift: f64| -> Vec<f64> {
+        base.iter()
+            .map(|r| (r + shift + noise.sample(&mut rng)).min(-1e-3))
+            .collect()
+    };
     let policy_chosen = shifted(&ref_chosen, signal / 2.0);
     let policy_rejected = shifted(&ref_rejected, -signal / 2.0);
     let kl_policy: Vec<f64> = policy_chosen.iter().rev().map(|p| p - 1.0).collect();
     let kl_reference: Vec<f64> = ref_chosen.iter().rev().copied().collect();
-    let smoothing: Vec<f64> = (0..batch * negatives).map(|_| 0.3 * rng.random::<f64>()).collect();
+    let smoothing: Vec<f64> = (0..batch * negatives)
+        .map(|_| 0.3 * rng.random::<f64>())
+        .collect();
     let embeddings: Vec<f64> = (0..batch * 16).map(|_| noise.sample(&mut rng)).collect();
-    let user_ids: Vec<u64> = (0..batch).map(|i| if i % 2 == 0 { 0 } else { rng.random_range(1..8) }).collect();
+    let user_ids: Vec<u64> = (0..batch)
+        .map(|i| {
+            if i % 2 == 0 {
+                0
+            } else {
+                rng.random_range(1..8)
+            }
+        })
+        .collect();
     let prompt_counts: Vec<f64> = (0..batch).map(|_| rng.random_range(8..64) as f64).collect();
     let prompt_sums: Vec<f64> = prompt_counts.iter().map(|c| -1.5 * c).collect();
 
     let policy_chosen = tensor(policy_chosen, [batch], device, dtype).require_grad();
     let policy_rejected = tensor(policy_rejected, [batch, negatives], device, dtype).require_grad();
     let input = PreferenceLogps::new(policy_chosen.clone(), policy_rejected.clone())
-        .with_reference(tensor(ref_chosen, [batch], device, dtype), tensor(ref_rejected, [batch, negatives], device, dtype))
-        .with_lengths(tensor(chosen_lengths, [batch], device, dtype), tensor(rejected_lengths, [batch, negatives], device, dtype))
+        .with_reference(
+            tensor(ref_chosen, [batch], device, dtype),
+            tensor(ref_rejected, [batch, negatives], device, dtype),
+        )
+        .with_lengths(
+            tensor(chosen_lengths, [batch], device, dtype),
+            tensor(rejected_lengths, [batch, negatives], device, dtype),
+        )
         .with_smoothing(tensor(smoothing, [batch, negatives], device, dtype))
         .with_prompt_embeddings(tensor(embeddings, [batch, 16], device, dtype))
         .with_user_ids(user_ids)

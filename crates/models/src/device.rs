@@ -16,7 +16,9 @@ pub enum DeviceError {
     #[error("unknown device `{0}`; expected one of auto, cpu, wgpu")]
     Unknown(String),
     /// `wgpu` was requested but no adapter exists.
-    #[error("no wgpu adapter is available (on Linux without a GPU, install mesa-vulkan-drivers for lavapipe)")]
+    #[error(
+        "no wgpu adapter is available (on Linux without a GPU, install mesa-vulkan-drivers for lavapipe)"
+    )]
     NoWgpuAdapter,
 }
 
@@ -117,7 +119,10 @@ mod tests {
         assert_eq!("auto".parse(), Ok(DeviceChoice::Auto));
         assert_eq!("CPU".parse(), Ok(DeviceChoice::Cpu));
         assert_eq!("wgpu".parse(), Ok(DeviceChoice::Wgpu));
-        assert_eq!("tpu".parse::<DeviceChoice>(), Err(DeviceError::Unknown("tpu".into())));
+        assert_eq!(
+            "tpu".parse::<DeviceChoice>(),
+            Err(DeviceError::Unknown("tpu".into()))
+        );
     }
 
     #[test]
@@ -137,7 +142,12 @@ mod tests {
         let chosen = DeviceChoice::Auto.device().unwrap();
         match adapters.iter().find(|a| a.hardware) {
             Some(hardware) => assert_eq!(chosen, hardware.device),
-            None => assert_eq!(chosen, Device::flex(), "software adapters only: {:?}", adapters.iter().map(|a| &a.name).collect::<Vec<_>>()),
+            None => assert_eq!(
+                chosen,
+                Device::flex(),
+                "software adapters only: {:?}",
+                adapters.iter().map(|a| &a.name).collect::<Vec<_>>()
+            ),
         }
     }
 }

@@ -87,10 +87,18 @@ impl ObjectiveConfig {
             known: KNOWN_NAMES.to_string(),
         };
         let dpo_types = |list: &str| -> Option<Vec<DpoLossType>> {
-            list.split(['+', ',']).map(|t| DpoLossType::from_name(t.trim())).collect()
+            list.split(['+', ','])
+                .map(|t| DpoLossType::from_name(t.trim()))
+                .collect()
         };
-        let cpo = |loss_type| CpoConfig { loss_type, ..CpoConfig::default() };
-        let rpo = |variant| RpoConfig { variant, ..RpoConfig::default() };
+        let cpo = |loss_type| CpoConfig {
+            loss_type,
+            ..CpoConfig::default()
+        };
+        let rpo = |variant| RpoConfig {
+            variant,
+            ..RpoConfig::default()
+        };
         Ok(match lower.as_str() {
             "dpo" => Self::Dpo(DpoConfig::default()),
             "cpo" | "cpo/cpo_sigmoid" | "cpo/sigmoid" => Self::Cpo(cpo(CpoLossType::Sigmoid)),
@@ -107,21 +115,35 @@ impl ObjectiveConfig {
             "cdpo" => Self::Cdpo(CdpoConfig::default()),
             "sdpo" | "s-dpo" => Self::Sdpo(SdpoConfig::default()),
             "dmpo" | "dmpo/dynamicpo" => Self::Dmpo(DmpoConfig::default()),
-            "dmpo/official_pairwise" | "dmpo_official_pairwise" => Self::DmpoOfficialPairwise(DmpoOfficialConfig::default()),
-            "dynamicpo" | "dynamicpo/dynamic_beta" => Self::DynamicpoDynamicBeta(DynamicBetaConfig::default()),
+            "dmpo/official_pairwise" | "dmpo_official_pairwise" => {
+                Self::DmpoOfficialPairwise(DmpoOfficialConfig::default())
+            }
+            "dynamicpo" | "dynamicpo/dynamic_beta" => {
+                Self::DynamicpoDynamicBeta(DynamicBetaConfig::default())
+            }
             "rosepo" => Self::Rosepo(RosepoConfig::default()),
             "rpo" | "rpo/paired" => Self::Rpo(rpo(RpoVariant::Paired)),
             "rpo/unpaired" => Self::Rpo(rpo(RpoVariant::Unpaired)),
             "rpo/diagonal" => Self::Rpo(rpo(RpoVariant::Diagonal)),
             "lipo" | "lipo/lambda" | "lipo-lambda" => Self::Lipo(LipoConfig::default()),
             other => {
-                if let Some(inner) = other.strip_prefix("pdpo/").or((other == "pdpo").then_some("sigmoid")) {
+                if let Some(inner) = other
+                    .strip_prefix("pdpo/")
+                    .or((other == "pdpo").then_some("sigmoid"))
+                {
                     let loss_type = DpoLossType::from_name(inner).ok_or_else(unknown)?;
-                    return Ok(Self::Pdpo(PdpoConfig { loss_type, ..PdpoConfig::default() }));
+                    return Ok(Self::Pdpo(PdpoConfig {
+                        loss_type,
+                        ..PdpoConfig::default()
+                    }));
                 }
                 let list = other.strip_prefix("dpo/").unwrap_or(other);
                 let loss_type = dpo_types(list).ok_or_else(unknown)?;
-                let label_smoothing = if loss_type.contains(&DpoLossType::ExoPair) { 1e-3 } else { 0.0 };
+                let label_smoothing = if loss_type.contains(&DpoLossType::ExoPair) {
+                    1e-3
+                } else {
+                    0.0
+                };
                 Self::Dpo(DpoConfig {
                     loss_type,
                     label_smoothing,

@@ -87,7 +87,10 @@ impl CpoConfig {
 
     /// AlphaPO: TRL rewrites `loss_type = "alphapo"` to SimPO without NLL; `alpha` shapes rewards.
     pub fn alphapo(beta: f64, gamma: f64, alpha: f64) -> Self {
-        Self { alpha, ..Self::simpo(beta, gamma) }
+        Self {
+            alpha,
+            ..Self::simpo(beta, gamma)
+        }
     }
 
     /// Canonical name.
@@ -103,21 +106,40 @@ impl CpoConfig {
     pub fn check(&self) -> Result<Cpo> {
         let name = self.name();
         check_positive(&name, "beta", self.beta)?;
-        check_range(&name, "label_smoothing", self.label_smoothing, 0.0, 0.5, true)?;
-        for (param, value) in [("cpo_alpha", self.cpo_alpha), ("simpo_gamma", self.simpo_gamma), ("alpha", self.alpha)] {
+        check_range(
+            &name,
+            "label_smoothing",
+            self.label_smoothing,
+            0.0,
+            0.5,
+            true,
+        )?;
+        for (param, value) in [
+            ("cpo_alpha", self.cpo_alpha),
+            ("simpo_gamma", self.simpo_gamma),
+            ("alpha", self.alpha),
+        ] {
             if !value.is_finite() {
                 return Err(invalid(&name, param, value, "must be finite"));
             }
         }
         if self.k_form == KForm::Listwise {
             if !matches!(self.loss_type, CpoLossType::Sigmoid | CpoLossType::Simpo) {
-                return Err(unsupported(&name, "only sigmoid and simpo have a listwise K-negative form"));
+                return Err(unsupported(
+                    &name,
+                    "only sigmoid and simpo have a listwise K-negative form",
+                ));
             }
             if self.label_smoothing != 0.0 {
-                return Err(unsupported(&name, "the listwise form has no label smoothing; set label_smoothing = 0"));
+                return Err(unsupported(
+                    &name,
+                    "the listwise form has no label smoothing; set label_smoothing = 0",
+                ));
             }
         }
-        Ok(Cpo { config: self.clone() })
+        Ok(Cpo {
+            config: self.clone(),
+        })
     }
 }
 
@@ -136,7 +158,14 @@ impl Cpo {
             return x;
         }
         let limit = exp_limit(x.dtype());
-        bounded(x.mul_scalar(-alpha).clamp_max(limit).exp().neg().add_scalar(1.0).mul_scalar(1.0 / alpha))
+        bounded(
+            x.mul_scalar(-alpha)
+                .clamp_max(limit)
+                .exp()
+                .neg()
+                .add_scalar(1.0)
+                .mul_scalar(1.0 / alpha),
+        )
     }
 }
 
@@ -152,26 +181,49 @@ impl Objective for Cpo {
         let (chosen, rejected) = match c.loss_type {
             CpoLossType::Ipo | CpoLossType::Simpo => {
                 let (chosen_len, rejected_len) = pair_lengths(&name, input)?;
-                let rejected_len = pairs.zero_padding(rejected_len.sub_scalar(1.0)).add_scalar(1.0);
-                (pairs.policy_chosen.clone() / chosen_len, pairs.policy_rejected.clone() / rejected_len)
+                let rejected_len = pairs
+                    .zero_padding(rejected_len.sub_scalar(1.0))
+                    .add_scalar(1.0);
+                (
+                    pairs.policy_chosen.clone() / chosen_len,
+                    pairs.policy_rejected.clone() / rejected_len,
+                )
             }
-            CpoLossType::Sigmoid | CpoLossType::Hinge => (pairs.policy_chosen.clone(), pairs.policy_rejected.clone()),
+            CpoLossType::Sigmoid | CpoLossType::Hinge => {
+                (pairs.policy_chosen.clone(), pairs.policy_rejected.clone())
+            }
         };
         let (chosen, rejected) = (self.shaped(chosen), self.shaped(rejected));
         let margin = chosen.clone() - rejected.clone();
         let beta = c.beta;
         let (per_prompt, pair) = match (c.k_form, c.loss_type) {
-            (KForm::Listwise, CpoLossType::Sigmoid) => (softplus(masked_logsumexp(margin.mul_scalar(-beta), pairs.mask.as_ref())), None),
+            (KForm::Listwise, CpoLossType::Sigmoid) => (
+                softplus(masked_logsumexp(
+                    margin.mul_scalar(-beta),
+                    pairs.mask.as_ref(),
+                )),
+                None,
+            ),
             (KForm::Listwise, _) => (
-                softplus(masked_logsumexp(margin.mul_scalar(-beta).add_scalar(c.simpo_gamma), pairs.mask.as_ref())),
+                softplus(masked_logsumexp(
+                    margin.mul_scalar(-beta).add_scalar(c.simpo_gamma),
+                    pairs.mask.as_ref(),
+                )),
                 None,
             ),
             (KForm::PairwiseMean, loss_type) => {
                 let pair = match loss_type {
-                    CpoLossType::Sigmoid => smoothed_logistic(margin.mul_scalar(beta), c.label_smoothing),
-                    CpoLossType::Simpo => smoothed_logistic(margin.mul_scalar(beta).sub_scalar(c.simpo_gamma), c.label_smoothing),
+                    CpoLossType::Sigmoid => {
+                        smoothed_logistic(margin.mul_scalar(beta), c.label_smoothing)
+                    }
+                    CpoLossType::Simpo => smoothed_logistic(
+                        margin.mul_scalar(beta).sub_scalar(c.simpo_gamma),
+                        c.label_smoothing,
+                    ),
                     CpoLossType::Hinge => margin.mul_scalar(-beta).add_scalar(1.0).clamp_min(0.0),
-                    CpoLossType::Ipo => bounded(margin.sub_scalar(1.0 / (2.0 * beta))).powi_scalar(2),
+                    CpoLossType::Ipo => {
+                        bounded(margin.sub_scalar(1.0 / (2.0 * beta))).powi_scalar(2)
+                    }
                 };
                 let pair = pairs.zero_padding(pair);
                 (pairs.row_mean(pair.clone()), Some(pair))
@@ -190,7 +242,11 @@ impl Objective for Cpo {
             loss,
             per_example_loss: Some(per_prompt),
             pair_losses: pair,
-            chosen_rewards: chosen.detach().mul_scalar(beta).slice([0..batch, 0..1]).reshape([batch]),
+            chosen_rewards: chosen
+                .detach()
+                .mul_scalar(beta)
+                .slice([0..batch, 0..1])
+                .reshape([batch]),
             rejected_rewards: pairs.zero_padding(rejected.detach().mul_scalar(beta)),
             rejected_mask: pairs.mask.clone(),
             extras,

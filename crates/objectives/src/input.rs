@@ -199,14 +199,27 @@ impl PreferenceLogps {
         let dims = self.dims();
         let BatchDims { batch, negatives } = dims;
         if batch == 0 {
-            return Err(shape_error("policy_rejected", self.policy_rejected.dims().to_vec(), "[B, K] with B >= 1"));
+            return Err(shape_error(
+                "policy_rejected",
+                self.policy_rejected.dims().to_vec(),
+                "[B, K] with B >= 1",
+            ));
         }
         if negatives == 0 {
-            return Err(shape_error("policy_rejected", vec![batch, 0], "[B, K] with K >= 1 negatives"));
+            return Err(shape_error(
+                "policy_rejected",
+                vec![batch, 0],
+                "[B, K] with K >= 1 negatives",
+            ));
         }
         let pair = format!("[{batch}, {negatives}]");
         let single = format!("[{batch}]");
-        check_dims("policy_chosen", &self.policy_chosen.dims(), &[batch], &single)?;
+        check_dims(
+            "policy_chosen",
+            &self.policy_chosen.dims(),
+            &[batch],
+            &single,
+        )?;
         if let Some(x) = &self.reference_chosen {
             check_dims("reference_chosen", &x.dims(), &[batch], &single)?;
         }
@@ -224,7 +237,10 @@ impl PreferenceLogps {
             Some(mask) => {
                 check_dims("rejected_mask", &mask.dims(), &[batch, negatives], &pair)?;
                 let values = mask_to_host(mask);
-                if let Some(row) = values.chunks(negatives).position(|row| !row.iter().any(|&v| v)) {
+                if let Some(row) = values
+                    .chunks(negatives)
+                    .position(|row| !row.iter().any(|&v| v))
+                {
                     return Err(ObjectiveError::InvalidValue {
                         input: "rejected_mask",
                         position: format!("row {row}"),
@@ -261,7 +277,11 @@ impl PreferenceLogps {
         }
         if let Some(x) = &self.prompt_embeddings {
             if x.dims()[0] != batch {
-                return Err(shape_error("prompt_embeddings", x.dims().to_vec(), &format!("[{batch}, E]")));
+                return Err(shape_error(
+                    "prompt_embeddings",
+                    x.dims().to_vec(),
+                    &format!("[{batch}, E]"),
+                ));
             }
         }
         if let Some(ids) = &self.user_ids {
@@ -270,38 +290,87 @@ impl PreferenceLogps {
             }
         }
         if let Some(x) = &self.list_labels {
-            check_dims("list_labels", &x.dims(), &[batch, negatives + 1], &format!("[{batch}, {}]", negatives + 1))?;
+            check_dims(
+                "list_labels",
+                &x.dims(),
+                &[batch, negatives + 1],
+                &format!("[{batch}, {}]", negatives + 1),
+            )?;
         }
         if let Some(tokens) = &self.tokens {
             let [b, t] = tokens.chosen.dims();
             check_dims("tokens.chosen", &[b], &[batch], &format!("[{batch}, T]"))?;
-            check_dims("tokens.chosen_mask", &tokens.chosen_mask.dims(), &[b, t], &format!("[{b}, {t}]"))?;
+            check_dims(
+                "tokens.chosen_mask",
+                &tokens.chosen_mask.dims(),
+                &[b, t],
+                &format!("[{b}, {t}]"),
+            )?;
             let [rb, rk, rt] = tokens.rejected.dims();
-            check_dims("tokens.rejected", &[rb, rk], &[batch, negatives], &format!("[{batch}, {negatives}, T]"))?;
-            check_dims("tokens.rejected_mask", &tokens.rejected_mask.dims(), &[rb, rk, rt], &format!("[{rb}, {rk}, {rt}]"))?;
+            check_dims(
+                "tokens.rejected",
+                &[rb, rk],
+                &[batch, negatives],
+                &format!("[{batch}, {negatives}, T]"),
+            )?;
+            check_dims(
+                "tokens.rejected_mask",
+                &tokens.rejected_mask.dims(),
+                &[rb, rk, rt],
+                &format!("[{rb}, {rk}, {rt}]"),
+            )?;
             if let Some(x) = &tokens.chosen_log_sum_sq_probs {
-                check_dims("tokens.chosen_log_sum_sq_probs", &x.dims(), &[b, t], &format!("[{b}, {t}]"))?;
+                check_dims(
+                    "tokens.chosen_log_sum_sq_probs",
+                    &x.dims(),
+                    &[b, t],
+                    &format!("[{b}, {t}]"),
+                )?;
             }
             if let Some(x) = &tokens.rejected_log_sum_sq_probs {
-                check_dims("tokens.rejected_log_sum_sq_probs", &x.dims(), &[rb, rk, rt], &format!("[{rb}, {rk}, {rt}]"))?;
+                check_dims(
+                    "tokens.rejected_log_sum_sq_probs",
+                    &x.dims(),
+                    &[rb, rk, rt],
+                    &format!("[{rb}, {rk}, {rt}]"),
+                )?;
             }
         }
         if let Some(prompt) = &self.chosen_prompt {
             check_dims("chosen_prompt.sum", &prompt.sum.dims(), &[batch], &single)?;
-            check_dims("chosen_prompt.count", &prompt.count.dims(), &[batch], &single)?;
+            check_dims(
+                "chosen_prompt.count",
+                &prompt.count.dims(),
+                &[batch],
+                &single,
+            )?;
         }
         if let Some(kl) = &self.kl {
             if kl.policy.dims() != kl.reference.dims() {
-                return Err(shape_error("kl.reference", kl.reference.dims().to_vec(), &format!("{:?}", kl.policy.dims())));
+                return Err(shape_error(
+                    "kl.reference",
+                    kl.reference.dims().to_vec(),
+                    &format!("{:?}", kl.policy.dims()),
+                ));
             }
         }
         check_finite("policy_chosen", &to_host(&self.policy_chosen), None, 1)?;
-        check_finite("policy_rejected", &to_host(&self.policy_rejected), mask.as_deref(), negatives)?;
+        check_finite(
+            "policy_rejected",
+            &to_host(&self.policy_rejected),
+            mask.as_deref(),
+            negatives,
+        )?;
         if let Some(x) = &self.reference_chosen {
             check_finite("reference_chosen", &to_host(x), None, 1)?;
         }
         if let Some(x) = &self.reference_rejected {
-            check_finite("reference_rejected", &to_host(x), mask.as_deref(), negatives)?;
+            check_finite(
+                "reference_rejected",
+                &to_host(x),
+                mask.as_deref(),
+                negatives,
+            )?;
         }
         if let Some(x) = &self.weights {
             check_finite("weights", &to_host(x), None, 1)?;
@@ -344,7 +413,12 @@ fn position(index: usize, row_len: usize) -> String {
     }
 }
 
-fn check_finite(input: &'static str, values: &[f64], mask: Option<&[bool]>, row_len: usize) -> Result<()> {
+fn check_finite(
+    input: &'static str,
+    values: &[f64],
+    mask: Option<&[bool]>,
+    row_len: usize,
+) -> Result<()> {
     match values
         .iter()
         .enumerate()

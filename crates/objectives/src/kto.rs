@@ -61,12 +61,17 @@ impl KtoConfig {
     pub fn check(&self) -> Result<Kto> {
         let name = self.name();
         check_positive(&name, "beta", self.beta)?;
-        for (param, value) in [("desirable_weight", self.desirable_weight), ("undesirable_weight", self.undesirable_weight)] {
+        for (param, value) in [
+            ("desirable_weight", self.desirable_weight),
+            ("undesirable_weight", self.undesirable_weight),
+        ] {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(invalid(&name, param, value, "must be finite and >= 0"));
             }
         }
-        Ok(Kto { config: self.clone() })
+        Ok(Kto {
+            config: self.clone(),
+        })
     }
 }
 
@@ -103,9 +108,14 @@ pub struct UnpairedOutput {
 impl UnpairedLogps {
     /// Unpairs a paired batch: chosen responses first (desirable), then the valid negatives in
     /// row-major order (undesirable). Returns the flat index of each rejected slot, if valid.
-    pub fn from_pairs(objective: &str, input: &PreferenceLogps) -> Result<(Self, Vec<Option<usize>>)> {
+    pub fn from_pairs(
+        objective: &str,
+        input: &PreferenceLogps,
+    ) -> Result<(Self, Vec<Option<usize>>)> {
         let BatchDims { batch, negatives } = input.validate()?;
-        let (Some(reference_chosen), Some(reference_rejected)) = (&input.reference_chosen, &input.reference_rejected) else {
+        let (Some(reference_chosen), Some(reference_rejected)) =
+            (&input.reference_chosen, &input.reference_rejected)
+        else {
             return Err(ObjectiveError::MissingInput {
                 objective: objective.to_string(),
                 input: "reference log-probs",
@@ -124,17 +134,29 @@ impl UnpairedLogps {
                 indices.push(flat as i64);
             }
         }
-        let select = |x: &Tensor<2>| x.clone().reshape([batch * negatives]).select(0, host_indices(indices.clone(), x));
+        let select = |x: &Tensor<2>| {
+            x.clone()
+                .reshape([batch * negatives])
+                .select(0, host_indices(indices.clone(), x))
+        };
         let n_rejected = indices.len();
         let mut desirable = vec![true; batch];
         desirable.extend(std::iter::repeat_n(false, n_rejected));
         let embeddings = input.prompt_embeddings.as_ref().map(|e| {
-            let rows: Vec<i64> = (0..batch as i64).chain(indices.iter().map(|&f| f / negatives as i64)).collect();
+            let rows: Vec<i64> = (0..batch as i64)
+                .chain(indices.iter().map(|&f| f / negatives as i64))
+                .collect();
             e.clone().select(0, host_indices(rows, e))
         });
         let unpaired = Self {
-            policy: Tensor::cat(vec![input.policy_chosen.clone(), select(&input.policy_rejected)], 0),
-            reference: Tensor::cat(vec![reference_chosen.clone(), select(reference_rejected)], 0),
+            policy: Tensor::cat(
+                vec![input.policy_chosen.clone(), select(&input.policy_rejected)],
+                0,
+            ),
+            reference: Tensor::cat(
+                vec![reference_chosen.clone(), select(reference_rejected)],
+                0,
+            ),
             desirable: host_mask(desirable, [batch + n_rejected], &input.policy_chosen),
             prompt_embeddings: embeddings,
             kl_policy: input.kl.as_ref().map(|kl| kl.policy.clone()),
@@ -145,12 +167,19 @@ impl UnpairedLogps {
 }
 
 /// Maps unpaired rewards back to the paired layout of `input`.
-pub(crate) fn repair_rewards(rewards: &Tensor<1>, slots: &[Option<usize>], dims: BatchDims) -> (Tensor<1>, Tensor<2>) {
+pub(crate) fn repair_rewards(
+    rewards: &Tensor<1>,
+    slots: &[Option<usize>],
+    dims: BatchDims,
+) -> (Tensor<1>, Tensor<2>) {
     let BatchDims { batch, negatives } = dims;
     let chosen = rewards.clone().slice([0..batch]);
     // Padded slots read the first chosen reward; the mask hides them.
     let indices: Vec<i64> = slots.iter().map(|s| s.unwrap_or(0) as i64).collect();
-    let rejected = rewards.clone().select(0, host_indices(indices, rewards)).reshape([batch, negatives]);
+    let rejected = rewards
+        .clone()
+        .select(0, host_indices(indices, rewards))
+        .reshape([batch, negatives]);
     (chosen, rejected)
 }
 
@@ -177,14 +206,19 @@ impl Kto {
         let kl = match c.loss_type {
             KtoLossType::ApoZeroUnpaired => logratio.zeros_like().slice([0..1]),
             KtoLossType::Kto => {
-                let (Some(policy), Some(reference)) = (&input.kl_policy, &input.kl_reference) else {
+                let (Some(policy), Some(reference)) = (&input.kl_policy, &input.kl_reference)
+                else {
                     return Err(ObjectiveError::MissingInput {
                         objective: name,
                         input: "KL log-probs (mismatched prompt/completion pairs)",
                         why: "KTO's reference point is the batch KL estimate",
                     });
                 };
-                (policy.clone() - reference.clone()).mean().clamp_min(0.0).reshape([1]).detach()
+                (policy.clone() - reference.clone())
+                    .mean()
+                    .clamp_min(0.0)
+                    .reshape([1])
+                    .detach()
             }
         };
         let beta = c.beta;
@@ -192,11 +226,17 @@ impl Kto {
         let (good, bad) = match c.loss_type {
             KtoLossType::Kto => {
                 let shifted = (logratio.clone() - kl.clone().expand([n])).mul_scalar(beta);
-                (sigmoid(shifted.clone()).neg().add_scalar(1.0), sigmoid(shifted.neg()).neg().add_scalar(1.0))
+                (
+                    sigmoid(shifted.clone()).neg().add_scalar(1.0),
+                    sigmoid(shifted.neg()).neg().add_scalar(1.0),
+                )
             }
             KtoLossType::ApoZeroUnpaired => {
                 let scaled = logratio.clone().mul_scalar(beta);
-                (sigmoid(scaled.clone()).neg().add_scalar(1.0), sigmoid(scaled))
+                (
+                    sigmoid(scaled.clone()).neg().add_scalar(1.0),
+                    sigmoid(scaled),
+                )
             }
         };
         let per_example = bad

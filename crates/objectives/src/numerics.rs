@@ -129,7 +129,11 @@ pub fn sanitize(x: Tensor<2>, mask: Option<&Tensor<2, Bool>>) -> Tensor<2> {
 }
 
 /// A float tensor of host values on the device and in the dtype of `like`.
-pub fn host_tensor<const D: usize>(values: Vec<f64>, shape: [usize; D], like: &Tensor<D>) -> Tensor<D> {
+pub fn host_tensor<const D: usize>(
+    values: Vec<f64>,
+    shape: [usize; D],
+    like: &Tensor<D>,
+) -> Tensor<D> {
     let data = TensorData::new(values, shape);
     Tensor::<D>::from_data(data, (&like.device(), like.dtype())).detach()
 }
@@ -142,7 +146,11 @@ pub fn host_vector<const D: usize>(values: Vec<f64>, like: &Tensor<D>) -> Tensor
 }
 
 /// A boolean tensor of host values on the device of `like`.
-pub fn host_mask<const D: usize, const E: usize>(values: Vec<bool>, shape: [usize; D], like: &Tensor<E>) -> Tensor<D, Bool> {
+pub fn host_mask<const D: usize, const E: usize>(
+    values: Vec<bool>,
+    shape: [usize; D],
+    like: &Tensor<E>,
+) -> Tensor<D, Bool> {
     Tensor::<D, Bool>::from_data(TensorData::new(values, shape), &like.device())
 }
 

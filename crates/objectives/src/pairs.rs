@@ -36,14 +36,19 @@ impl Pairs {
         let (reference_chosen, reference_rejected) = match reference {
             Reference::Ignored => (None, None),
             Reference::Required => {
-                let (Some(chosen), Some(rejected)) = (&input.reference_chosen, &input.reference_rejected) else {
+                let (Some(chosen), Some(rejected)) =
+                    (&input.reference_chosen, &input.reference_rejected)
+                else {
                     return Err(ObjectiveError::MissingInput {
                         objective: objective.to_string(),
                         input: "reference log-probs",
                         why: "the loss is defined on policy/reference log-ratios",
                     });
                 };
-                (Some(repeat(chosen)), Some(sanitize(rejected.clone(), mask.as_ref())))
+                (
+                    Some(repeat(chosen)),
+                    Some(sanitize(rejected.clone(), mask.as_ref())),
+                )
             }
         };
         Ok(Self {
@@ -97,7 +102,10 @@ pub(crate) fn batch_mean(per_example: Tensor<1>, input: &PreferenceLogps) -> Ten
 }
 
 /// `[B]` lengths repeated to `[B, K]`, or an error naming the loss that needs them.
-pub(crate) fn pair_lengths(objective: &str, input: &PreferenceLogps) -> Result<(Tensor<2>, Tensor<2>)> {
+pub(crate) fn pair_lengths(
+    objective: &str,
+    input: &PreferenceLogps,
+) -> Result<(Tensor<2>, Tensor<2>)> {
     let (Some(chosen), Some(rejected)) = (&input.chosen_lengths, &input.rejected_lengths) else {
         return Err(ObjectiveError::MissingInput {
             objective: objective.to_string(),

@@ -9,7 +9,11 @@ use prefopt_objectives::ObjectiveConfig;
 
 fn extreme(values: &mut BatchValues, pattern: usize, non_positive: bool) {
     let pick = |i: usize, shift: usize| -> f64 {
-        let v: f64 = if (i + shift + pattern) % 3 == 0 { 1e4 } else { -1e4 };
+        let v: f64 = if (i + shift + pattern) % 3 == 0 {
+            1e4
+        } else {
+            -1e4
+        };
         if non_positive { -v.abs() } else { v }
     };
     for (i, v) in values.policy_chosen.iter_mut().enumerate() {
@@ -39,20 +43,24 @@ fn every_objective_is_finite_at_plus_minus_1e4_with_20_negatives() {
                 extreme(&mut values, pattern, non_positive);
                 let device = Device::flex().autodiff();
                 let leaves = values.policy_leaves(&device, DType::F64);
-                let out = match objective.compute(&values.input(&device, DType::F64, leaves.clone())) {
-                    Ok(out) => out,
-                    Err(e) => {
-                        failures.push(format!("{} K={negatives}: {e}", label(&config)));
-                        continue;
-                    }
-                };
+                let out =
+                    match objective.compute(&values.input(&device, DType::F64, leaves.clone())) {
+                        Ok(out) => out,
+                        Err(e) => {
+                            failures.push(format!("{} K={negatives}: {e}", label(&config)));
+                            continue;
+                        }
+                    };
                 let grads = out.loss.backward();
                 let mut all = host(&out.loss);
                 all.extend(out.per_example_loss.as_ref().map(host).unwrap_or_default());
                 all.extend(common::gradient(&leaves.0, &grads));
                 all.extend(common::gradient(&leaves.1, &grads));
                 if let Some(bad) = all.iter().find(|v| !v.is_finite()) {
-                    failures.push(format!("{} K={negatives} pattern {pattern}: non-finite value {bad}", label(&config)));
+                    failures.push(format!(
+                        "{} K={negatives} pattern {pattern}: non-finite value {bad}",
+                        label(&config)
+                    ));
                 }
             }
         }

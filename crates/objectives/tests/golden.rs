@@ -10,18 +10,22 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{DType, Device, Tensor};
-use common::{F32_TOLERANCE, F64_TOLERANCE, Tolerance, compare, flatten, host, mask, ragged, tensor};
+use common::{
+    F32_TOLERANCE, F64_TOLERANCE, Tolerance, compare, flatten, host, mask, ragged, tensor,
+};
 use prefopt_objectives::cpo::{CpoConfig, CpoLossType};
 use prefopt_objectives::dpo::{DpoConfig, DpoLossType, FDivergenceType};
 use prefopt_objectives::kto::{KtoConfig, KtoLossType, UnpairedLogps};
 use prefopt_objectives::orpo::OrpoConfig;
-use prefopt_objectives::personal::lipo::{ListLogps, ListSizeScale, LipoConfig};
+use prefopt_objectives::personal::lipo::{LipoConfig, ListLogps, ListSizeScale};
 use prefopt_objectives::personal::pdpo::PdpoConfig;
 use prefopt_objectives::personal::rpo::{RpoConfig, RpoVariant};
 use prefopt_objectives::rec::dmpo::{DmpoConfig, DmpoOfficialConfig};
 use prefopt_objectives::rec::dynamicpo::DynamicBetaConfig;
 use prefopt_objectives::rec::sdpo::SdpoConfig;
-use prefopt_objectives::{Extra, LossOutput, ObjectiveConfig, PreferenceLogps, PromptLogps, TokenLogps};
+use prefopt_objectives::{
+    Extra, LossOutput, ObjectiveConfig, PreferenceLogps, PromptLogps, TokenLogps,
+};
 use serde_json::{Map, Value};
 
 /// Families that belong to the user-models crate and its own golden test.
@@ -58,7 +62,8 @@ fn golden_cases_match_the_reference_implementations() {
     let mut failures = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
-        let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", file.display()));
+        let doc: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", file.display()));
         let name = file.file_name().unwrap().to_string_lossy().to_string();
         for case in doc["cases"].as_array().cloned().unwrap_or_default() {
             let id = case["id"].as_str().unwrap_or("?").to_string();
@@ -71,15 +76,32 @@ fn golden_cases_match_the_reference_implementations() {
             let problems = match std::panic::catch_unwind(|| run_case(&case)) {
                 Ok(Ok(problems)) => problems,
                 Ok(Err(error)) => vec![error],
-                Err(panic) => vec![format!("panicked: {:?}", panic.downcast_ref::<String>().map(String::as_str).or(panic.downcast_ref::<&str>().copied()))],
+                Err(panic) => vec![format!(
+                    "panicked: {:?}",
+                    panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or(panic.downcast_ref::<&str>().copied())
+                )],
             };
             if !problems.is_empty() {
-                failures.push(format!("{name}: {id} ({loss}):\n    {}", problems.join("\n    ")));
+                failures.push(format!(
+                    "{name}: {id} ({loss}):\n    {}",
+                    problems.join("\n    ")
+                ));
             }
         }
     }
-    eprintln!("golden: {checked} cases checked, {skipped} left to prefopt-user-models, {} failing", failures.len());
-    assert!(failures.is_empty(), "{} failing golden cases:\n{}", failures.len(), failures.join("\n"));
+    eprintln!(
+        "golden: {checked} cases checked, {skipped} left to prefopt-user-models, {} failing",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failing golden cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(checked > 0, "no golden case was checked");
 }
 
@@ -87,7 +109,11 @@ fn run_case(case: &Value) -> Result<Vec<String>, String> {
     let params = &case["params"];
     let outputs = case["outputs"].as_object().ok_or("case has no outputs")?;
     let float32 = params["compute_dtype"].as_str() == Some("float32");
-    let (dtype, tolerance) = if float32 { (DType::F32, F32_TOLERANCE) } else { (DType::F64, F64_TOLERANCE) };
+    let (dtype, tolerance) = if float32 {
+        (DType::F32, F32_TOLERANCE)
+    } else {
+        (DType::F64, F64_TOLERANCE)
+    };
     let mut problems = evaluate(case, dtype, outputs, tolerance)?;
     if let Some(Value::Object(reference)) = outputs.get("reference_dtype_outputs") {
         for problem in evaluate(case, DType::F32, reference, F32_TOLERANCE)? {
@@ -138,10 +164,12 @@ fn config_for(loss: &str, params: &Value) -> Result<ObjectiveConfig, String> {
         }
         "orpo" => ObjectiveConfig::Orpo(OrpoConfig { beta }),
         "sdpo" => ObjectiveConfig::Sdpo(SdpoConfig { beta }),
-        "dmpo" if loss == "dmpo/official_pairwise" => ObjectiveConfig::DmpoOfficialPairwise(DmpoOfficialConfig {
-            beta,
-            ftx_gamma: f(params, "ftx_gamma", 0.0),
-        }),
+        "dmpo" if loss == "dmpo/official_pairwise" => {
+            ObjectiveConfig::DmpoOfficialPairwise(DmpoOfficialConfig {
+                beta,
+                ftx_gamma: f(params, "ftx_gamma", 0.0),
+            })
+        }
         "dmpo" => ObjectiveConfig::Dmpo(DmpoConfig {
             beta,
             reference_free: params["ref_model_enabled"] == Value::Bool(false),
@@ -171,12 +199,20 @@ fn config_for(loss: &str, params: &Value) -> Result<ObjectiveConfig, String> {
             ..LipoConfig::default()
         }),
         "kto" => ObjectiveConfig::Kto(KtoConfig {
-            loss_type: if loss == "kto/apo_zero_unpaired" { KtoLossType::ApoZeroUnpaired } else { KtoLossType::Kto },
+            loss_type: if loss == "kto/apo_zero_unpaired" {
+                KtoLossType::ApoZeroUnpaired
+            } else {
+                KtoLossType::Kto
+            },
             beta,
             desirable_weight: f(params, "desirable_weight", 1.0),
             undesirable_weight: f(params, "undesirable_weight", 1.0),
         }),
-        _ => return Err(format!("no objective in prefopt-objectives implements `{loss}`")),
+        _ => {
+            return Err(format!(
+                "no objective in prefopt-objectives implements `{loss}`"
+            ));
+        }
     })
 }
 
@@ -195,7 +231,11 @@ impl Computed {
 
     fn put_output(&mut self, out: &LossOutput, expected_per_example_rank: usize) {
         self.put("loss", host(&out.loss));
-        match (expected_per_example_rank, &out.per_example_loss, &out.pair_losses) {
+        match (
+            expected_per_example_rank,
+            &out.per_example_loss,
+            &out.pair_losses,
+        ) {
             (2, _, Some(pairs)) => self.put("per_example_loss", host(pairs)),
             (1, Some(per), _) => self.put("per_example_loss", host(per)),
             (_, None, _) => self.absent.push("per_example_loss".into()),
@@ -209,19 +249,28 @@ impl Computed {
     }
 }
 
-fn evaluate(case: &Value, dtype: DType, expected: &Map<String, Value>, tolerance: Tolerance) -> Result<Vec<String>, String> {
+fn evaluate(
+    case: &Value,
+    dtype: DType,
+    expected: &Map<String, Value>,
+    tolerance: Tolerance,
+) -> Result<Vec<String>, String> {
     let loss = case["loss"].as_str().unwrap_or("");
     let params = &case["params"];
     let inputs = &case["inputs"];
     let config = config_for(loss, params)?;
-    let objective = config.check().map_err(|e| format!("config rejected: {e}"))?;
+    let objective = config
+        .check()
+        .map_err(|e| format!("config rejected: {e}"))?;
     let device = Device::flex().autodiff();
     let mut computed = Computed::default();
 
     if loss.starts_with("kto/") || loss == "rpo/unpaired" {
         evaluate_unpaired(loss, &config, inputs, &device, dtype, &mut computed)?;
     } else if loss == "lipo/lambda" && params["form"].as_str() == Some("list") {
-        let ObjectiveConfig::Lipo(c) = &config else { unreachable!() };
+        let ObjectiveConfig::Lipo(c) = &config else {
+            unreachable!()
+        };
         let (shape, policy) = flatten(&inputs["policy_logps"]);
         let shape = [shape[0], shape[1]];
         let policy = tensor(policy, shape, &device, dtype).require_grad();
@@ -229,70 +278,147 @@ fn evaluate(case: &Value, dtype: DType, expected: &Map<String, Value>, tolerance
             policy: policy.clone(),
             reference: tensor(flatten(&inputs["ref_logps"]).1, shape, &device, dtype),
             labels: tensor(flatten(&inputs["labels"]).1, shape, &device, dtype),
-            mask: inputs.get("mask").map(|m| mask(flatten(m).1.iter().map(|v| *v != 0.0).collect(), shape, &device)),
+            mask: inputs.get("mask").map(|m| {
+                mask(
+                    flatten(m).1.iter().map(|v| *v != 0.0).collect(),
+                    shape,
+                    &device,
+                )
+            }),
         };
-        let (loss_value, per_example, _, extras) = c.check().unwrap().compute_list(&list).map_err(|e| e.to_string())?;
+        let (loss_value, per_example, _, extras) = c
+            .check()
+            .unwrap()
+            .compute_list(&list)
+            .map_err(|e| e.to_string())?;
         let grads = loss_value.backward();
         computed.put("loss", host(&loss_value));
         computed.put("per_example_loss", host(&per_example));
         for (name, extra) in &extras {
             computed.put(name, extra.to_host().1);
         }
-        computed.put("grad_policy_logps", host(&policy.grad(&grads).ok_or("no gradient for policy_logps")?));
+        computed.put(
+            "grad_policy_logps",
+            host(&policy.grad(&grads).ok_or("no gradient for policy_logps")?),
+        );
     } else {
         let batch = paired_batch(case, &device, dtype)?;
         let out = objective.compute(&batch.input).map_err(|e| e.to_string())?;
-        let rank = expected.get("per_example_loss").map_or(1, |v| flatten(v).0.len());
+        let rank = expected
+            .get("per_example_loss")
+            .map_or(1, |v| flatten(v).0.len());
         computed.put_output(&out, rank);
         let grads = out.loss.backward();
         // A leaf the loss does not depend on has no gradient entry: its gradient is zero.
-        let grad = |leaf: &Option<Tensor<1>>| leaf.as_ref().map(|l| l.grad(&grads).map_or_else(|| vec![0.0; l.dims()[0]], |g| host(&g)));
-        let grad2 = |leaf: &Option<Tensor<2>>| leaf.as_ref().map(|l| l.grad(&grads).map_or_else(|| vec![0.0; l.dims().iter().product()], |g| host(&g)));
+        let grad = |leaf: &Option<Tensor<1>>| {
+            leaf.as_ref().map(|l| {
+                l.grad(&grads)
+                    .map_or_else(|| vec![0.0; l.dims()[0]], |g| host(&g))
+            })
+        };
+        let grad2 = |leaf: &Option<Tensor<2>>| {
+            leaf.as_ref().map(|l| {
+                l.grad(&grads)
+                    .map_or_else(|| vec![0.0; l.dims().iter().product()], |g| host(&g))
+            })
+        };
         if let Some(g) = grad(&batch.chosen_leaf) {
-            let token_values = batch.chosen_token_mask.iter().enumerate().filter(|(_, m)| **m).map(|(i, _)| g[i / batch.chosen_token_width.max(1)]).collect();
+            let token_values = batch
+                .chosen_token_mask
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| **m)
+                .map(|(i, _)| g[i / batch.chosen_token_width.max(1)])
+                .collect();
             computed.put("grad_policy_chosen_logps", g);
             computed.put("grad_policy_chosen_token_logps", token_values);
         }
         if let Some(g) = grad2(&batch.rejected_leaf) {
-            let token_values = batch.rejected_token_mask.iter().enumerate().filter(|(_, m)| **m).map(|(i, _)| g[i / batch.rejected_token_width.max(1)]).collect();
+            let token_values = batch
+                .rejected_token_mask
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| **m)
+                .map(|(i, _)| g[i / batch.rejected_token_width.max(1)])
+                .collect();
             computed.put("grad_policy_rejected_logps", g);
             computed.put("grad_policy_rejected_token_logps", token_values);
         }
         if let Some(tokens) = &batch.token_leaves {
-            let valid = |g: Vec<f64>, m: &[bool]| g.into_iter().zip(m).filter(|(_, m)| **m).map(|(g, _)| g).collect();
+            let valid = |g: Vec<f64>, m: &[bool]| {
+                g.into_iter()
+                    .zip(m)
+                    .filter(|(_, m)| **m)
+                    .map(|(g, _)| g)
+                    .collect()
+            };
             let chosen = tokens.0.grad(&grads).ok_or("no token gradient")?;
             let rejected = tokens.1.grad(&grads).ok_or("no token gradient")?;
-            computed.put("grad_policy_chosen_token_logps", valid(host(&chosen), &batch.chosen_token_mask));
-            computed.put("grad_policy_rejected_token_logps", valid(host(&rejected), &batch.rejected_token_mask));
+            computed.put(
+                "grad_policy_chosen_token_logps",
+                valid(host(&chosen), &batch.chosen_token_mask),
+            );
+            computed.put(
+                "grad_policy_rejected_token_logps",
+                valid(host(&rejected), &batch.rejected_token_mask),
+            );
         }
         if let Some((leaf, prompt_mask, width)) = &batch.prompt_leaf {
             let g = host(&leaf.grad(&grads).ok_or("no prompt gradient")?);
-            let per_token = prompt_mask.iter().enumerate().filter(|(_, m)| **m).map(|(i, _)| g[i / width]).collect();
+            let per_token = prompt_mask
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| **m)
+                .map(|(i, _)| g[i / width])
+                .collect();
             computed.put("grad_policy_chosen_prompt_token_logps", per_token);
         }
         if let Some(Extra::Matrix(betas)) = out.extras.get("dynamic_betas") {
             let betas = host(betas);
             let rejected = host(&batch.input.policy_rejected);
-            computed.put("dynamic_betas", betas.iter().copied().filter(|b| *b > 0.0).collect());
-            computed.put("selected_negative_logps", betas.iter().zip(&rejected).filter(|(b, _)| **b > 0.0).map(|(_, r)| *r).collect());
+            computed.put(
+                "dynamic_betas",
+                betas.iter().copied().filter(|b| *b > 0.0).collect(),
+            );
+            computed.put(
+                "selected_negative_logps",
+                betas
+                    .iter()
+                    .zip(&rejected)
+                    .filter(|(b, _)| **b > 0.0)
+                    .map(|(_, r)| *r)
+                    .collect(),
+            );
         }
     }
     Ok(compare_all(expected, &computed, tolerance, case))
 }
 
-fn compare_all(expected: &Map<String, Value>, computed: &Computed, tolerance: Tolerance, case: &Value) -> Vec<String> {
+fn compare_all(
+    expected: &Map<String, Value>,
+    computed: &Computed,
+    tolerance: Tolerance,
+    case: &Value,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for (key, value) in expected {
         if key == "note" || key == "reference_dtype_outputs" {
             continue;
         }
         if value.is_null() {
-            if computed.values.contains_key(key) && !computed.absent.contains(key) && key == "per_example_loss" {
+            if computed.values.contains_key(key)
+                && !computed.absent.contains(key)
+                && key == "per_example_loss"
+            {
                 problems.push(format!("{key}: the reference leaves it undefined (the loss couples the batch) but prefopt returned values"));
             }
             continue;
         }
-        let expected_values: Vec<f64> = if value.as_array().is_some_and(|rows| rows.iter().any(Value::is_array)) && is_ragged(value) {
+        let expected_values: Vec<f64> = if value
+            .as_array()
+            .is_some_and(|rows| rows.iter().any(Value::is_array))
+            && is_ragged(value)
+        {
             flatten_ragged(value)
         } else {
             flatten(value).1
@@ -304,19 +430,29 @@ fn compare_all(expected: &Map<String, Value>, computed: &Computed, tolerance: To
                 }
             }
             None if is_standard(key) => problems.push(format!("{key}: not computed")),
-            None => eprintln!("note: {}: extra output `{key}` is not exposed by the objective", case["id"]),
+            None => eprintln!(
+                "note: {}: extra output `{key}` is not exposed by the objective",
+                case["id"]
+            ),
         }
     }
     problems
 }
 
 fn is_standard(key: &str) -> bool {
-    matches!(key, "loss" | "per_example_loss" | "chosen_rewards" | "rejected_rewards" | "rewards" | "kl")
-        || key.starts_with("grad_policy")
+    matches!(
+        key,
+        "loss" | "per_example_loss" | "chosen_rewards" | "rejected_rewards" | "rewards" | "kl"
+    ) || key.starts_with("grad_policy")
 }
 
 fn is_ragged(value: &Value) -> bool {
-    let lens: Vec<usize> = value.as_array().unwrap().iter().map(|r| r.as_array().map_or(0, Vec::len)).collect();
+    let lens: Vec<usize> = value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_array().map_or(0, Vec::len))
+        .collect();
     lens.windows(2).any(|w| w[0] != w[1])
 }
 
@@ -362,23 +498,36 @@ fn paired_batch(case: &Value, device: &Device, dtype: DType) -> Result<PairedBat
     let mut rejected_token_mask = Vec::new();
     let (mut chosen_token_width, mut rejected_token_width) = (0, 0);
     let mut tokens = None;
-    if let (Some(ct), Some(rt)) = (inputs.get("policy_chosen_token_logps"), inputs.get("policy_rejected_token_logps")) {
+    if let (Some(ct), Some(rt)) = (
+        inputs.get("policy_chosen_token_logps"),
+        inputs.get("policy_rejected_token_logps"),
+    ) {
         let (cs, cv, cm) = ragged(ct);
         let (rs, rv, rm) = ragged(rt);
         chosen_token_width = cs[1];
         rejected_token_width = *rs.last().unwrap();
         let chosen_tokens = tensor(cv, [batch, chosen_token_width], device, dtype);
         let rejected_tokens = tensor(rv, [batch, negatives, rejected_token_width], device, dtype);
-        let chosen_tokens = if ld { chosen_tokens.require_grad() } else { chosen_tokens };
-        let rejected_tokens = if ld { rejected_tokens.require_grad() } else { rejected_tokens };
+        let chosen_tokens = if ld {
+            chosen_tokens.require_grad()
+        } else {
+            chosen_tokens
+        };
+        let rejected_tokens = if ld {
+            rejected_tokens.require_grad()
+        } else {
+            rejected_tokens
+        };
         let sq = |key: &str, shape3: bool| {
             inputs.get(key).map(|v| {
                 let (_, values, _) = ragged(v);
                 (values, shape3)
             })
         };
-        let chosen_sq = sq("policy_chosen_token_log_sum_sq_probs", false).map(|(v, _)| tensor(v, [batch, chosen_token_width], device, dtype));
-        let rejected_sq = sq("policy_rejected_token_log_sum_sq_probs", true).map(|(v, _)| tensor(v, [batch, negatives, rejected_token_width], device, dtype));
+        let chosen_sq = sq("policy_chosen_token_log_sum_sq_probs", false)
+            .map(|(v, _)| tensor(v, [batch, chosen_token_width], device, dtype));
+        let rejected_sq = sq("policy_rejected_token_log_sum_sq_probs", true)
+            .map(|(v, _)| tensor(v, [batch, negatives, rejected_token_width], device, dtype));
         tokens = Some(TokenLogps {
             chosen: chosen_tokens,
             chosen_mask: mask(cm.clone(), [batch, chosen_token_width], device),
@@ -391,25 +540,51 @@ fn paired_batch(case: &Value, device: &Device, dtype: DType) -> Result<PairedBat
         rejected_token_mask = rm;
     }
 
-    let (policy_chosen, policy_rejected, chosen_leaf, rejected_leaf, token_leaves) = match (&tokens, ld) {
-        (Some(t), true) => {
-            // Sequence log-probs as sums of the token leaves, so every path reaches the tokens.
-            let c = t.chosen.clone().mask_fill(t.chosen_mask.clone().bool_not(), 0.0).sum_dim(1).reshape([batch]);
-            let r = t.rejected.clone().mask_fill(t.rejected_mask.clone().bool_not(), 0.0).sum_dim(2).reshape([batch, negatives]);
-            (c, r, None, None, Some((t.chosen.clone(), t.rejected.clone())))
-        }
-        _ => {
-            let c = tensor(chosen, [batch], device, dtype).require_grad();
-            let r = matrix(rejected_value, batch, device, dtype).require_grad();
-            (c.clone(), r.clone(), Some(c), Some(r), None)
-        }
-    };
+    let (policy_chosen, policy_rejected, chosen_leaf, rejected_leaf, token_leaves) =
+        match (&tokens, ld) {
+            (Some(t), true) => {
+                // Sequence log-probs as sums of the token leaves, so every path reaches the tokens.
+                let c = t
+                    .chosen
+                    .clone()
+                    .mask_fill(t.chosen_mask.clone().bool_not(), 0.0)
+                    .sum_dim(1)
+                    .reshape([batch]);
+                let r = t
+                    .rejected
+                    .clone()
+                    .mask_fill(t.rejected_mask.clone().bool_not(), 0.0)
+                    .sum_dim(2)
+                    .reshape([batch, negatives]);
+                (
+                    c,
+                    r,
+                    None,
+                    None,
+                    Some((t.chosen.clone(), t.rejected.clone())),
+                )
+            }
+            _ => {
+                let c = tensor(chosen, [batch], device, dtype).require_grad();
+                let r = matrix(rejected_value, batch, device, dtype).require_grad();
+                (c.clone(), r.clone(), Some(c), Some(r), None)
+            }
+        };
     let mut input = PreferenceLogps::new(policy_chosen, policy_rejected);
-    if let (Some(rc), Some(rr)) = (inputs.get("ref_chosen_logps"), inputs.get("ref_rejected_logps")) {
-        input = input.with_reference(tensor(flatten(rc).1, [batch], device, dtype), matrix(rr, batch, device, dtype));
+    if let (Some(rc), Some(rr)) = (
+        inputs.get("ref_chosen_logps"),
+        inputs.get("ref_rejected_logps"),
+    ) {
+        input = input.with_reference(
+            tensor(flatten(rc).1, [batch], device, dtype),
+            matrix(rr, batch, device, dtype),
+        );
     }
     if let (Some(lc), Some(lr)) = (inputs.get("chosen_lengths"), inputs.get("rejected_lengths")) {
-        input = input.with_lengths(tensor(flatten(lc).1, [batch], device, dtype), matrix(lr, batch, device, dtype));
+        input = input.with_lengths(
+            tensor(flatten(lc).1, [batch], device, dtype),
+            matrix(lr, batch, device, dtype),
+        );
     }
     if let Some(t) = tokens {
         input = input.with_tokens(t);
@@ -423,12 +598,20 @@ fn paired_batch(case: &Value, device: &Device, dtype: DType) -> Result<PairedBat
     }
     let mut prompt_leaf = None;
     if case["loss"] == "orpo" {
-        let (sum, count, prompt_mask, width) = match inputs.get("policy_chosen_prompt_token_logps") {
+        let (sum, count, prompt_mask, width) = match inputs.get("policy_chosen_prompt_token_logps")
+        {
             Some(p) => {
                 let (shape, values, m) = ragged(p);
                 let width = shape[1];
-                let sums = values.chunks(width).zip(m.chunks(width)).map(|(v, m)| v.iter().zip(m).filter(|(_, m)| **m).map(|(v, _)| v).sum()).collect();
-                let counts = m.chunks(width).map(|m| m.iter().filter(|v| **v).count() as f64).collect();
+                let sums = values
+                    .chunks(width)
+                    .zip(m.chunks(width))
+                    .map(|(v, m)| v.iter().zip(m).filter(|(_, m)| **m).map(|(v, _)| v).sum())
+                    .collect();
+                let counts = m
+                    .chunks(width)
+                    .map(|m| m.iter().filter(|v| **v).count() as f64)
+                    .collect();
                 (sums, counts, m, width)
             }
             None => (vec![0.0; batch], vec![0.0; batch], vec![], 1),
@@ -453,15 +636,36 @@ fn paired_batch(case: &Value, device: &Device, dtype: DType) -> Result<PairedBat
     })
 }
 
-fn evaluate_unpaired(loss: &str, config: &ObjectiveConfig, inputs: &Value, device: &Device, dtype: DType, computed: &mut Computed) -> Result<(), String> {
+fn evaluate_unpaired(
+    loss: &str,
+    config: &ObjectiveConfig,
+    inputs: &Value,
+    device: &Device,
+    dtype: DType,
+    computed: &mut Computed,
+) -> Result<(), String> {
     if loss == "rpo/unpaired" {
-        let ObjectiveConfig::Rpo(c) = config else { unreachable!() };
-        let status: Vec<bool> = inputs["status"].as_array().ok_or("no status")?.iter().map(|s| s == "chosen").collect();
+        let ObjectiveConfig::Rpo(c) = config else {
+            unreachable!()
+        };
+        let status: Vec<bool> = inputs["status"]
+            .as_array()
+            .ok_or("no status")?
+            .iter()
+            .map(|s| s == "chosen")
+            .collect();
         let n = status.len();
-        let (chosen_values, rejected_values) = (flatten(&inputs["policy_chosen_logps"]).1, flatten(&inputs["policy_rejected_logps"]).1);
-        let (ref_chosen, ref_rejected) = (flatten(&inputs["ref_chosen_logps"]).1, flatten(&inputs["ref_rejected_logps"]).1);
+        let (chosen_values, rejected_values) = (
+            flatten(&inputs["policy_chosen_logps"]).1,
+            flatten(&inputs["policy_rejected_logps"]).1,
+        );
+        let (ref_chosen, ref_rejected) = (
+            flatten(&inputs["ref_chosen_logps"]).1,
+            flatten(&inputs["ref_rejected_logps"]).1,
+        );
         let chosen_leaf = tensor(chosen_values, [ref_chosen.len()], device, dtype).require_grad();
-        let rejected_leaf = tensor(rejected_values, [ref_rejected.len()], device, dtype).require_grad();
+        let rejected_leaf =
+            tensor(rejected_values, [ref_rejected.len()], device, dtype).require_grad();
         // Interleave into batch order.
         let (mut ci, mut ri) = (0i64, 0i64);
         let mut order = Vec::with_capacity(n);
@@ -475,9 +679,19 @@ fn evaluate_unpaired(loss: &str, config: &ObjectiveConfig, inputs: &Value, devic
             }
         }
         let all = Tensor::cat(vec![chosen_leaf.clone(), rejected_leaf.clone()], 0);
-        let index = Tensor::<1, burn::tensor::Int>::from_data(burn::tensor::TensorData::new(order.clone(), [n]), device);
+        let index = Tensor::<1, burn::tensor::Int>::from_data(
+            burn::tensor::TensorData::new(order.clone(), [n]),
+            device,
+        );
         let policy = all.select(0, index.clone());
-        let reference = Tensor::cat(vec![tensor(ref_chosen.clone(), [ref_chosen.len()], device, dtype), tensor(ref_rejected, [ri as usize], device, dtype)], 0).select(0, index);
+        let reference = Tensor::cat(
+            vec![
+                tensor(ref_chosen.clone(), [ref_chosen.len()], device, dtype),
+                tensor(ref_rejected, [ri as usize], device, dtype),
+            ],
+            0,
+        )
+        .select(0, index);
         let (shape, emb) = flatten(&inputs["prompt_embeddings"]);
         let unpaired = UnpairedLogps {
             policy,
@@ -487,23 +701,59 @@ fn evaluate_unpaired(loss: &str, config: &ObjectiveConfig, inputs: &Value, devic
             kl_policy: None,
             kl_reference: None,
         };
-        let out = c.check().unwrap().compute_unpaired(&unpaired).map_err(|e| e.to_string())?;
+        let out = c
+            .check()
+            .unwrap()
+            .compute_unpaired(&unpaired)
+            .map_err(|e| e.to_string())?;
         let grads = out.loss.backward();
         computed.put("loss", host(&out.loss));
         computed.put("per_example_loss", host(&out.per_example_loss));
         let rewards = host(&out.rewards);
-        computed.put("chosen_rewards", rewards.iter().zip(&status).filter(|(_, s)| **s).map(|(r, _)| *r).collect());
-        computed.put("rejected_rewards", rewards.iter().zip(&status).filter(|(_, s)| !**s).map(|(r, _)| *r).collect());
-        computed.put("grad_policy_chosen_logps", host(&chosen_leaf.grad(&grads).ok_or("no gradient")?));
-        computed.put("grad_policy_rejected_logps", host(&rejected_leaf.grad(&grads).ok_or("no gradient")?));
+        computed.put(
+            "chosen_rewards",
+            rewards
+                .iter()
+                .zip(&status)
+                .filter(|(_, s)| **s)
+                .map(|(r, _)| *r)
+                .collect(),
+        );
+        computed.put(
+            "rejected_rewards",
+            rewards
+                .iter()
+                .zip(&status)
+                .filter(|(_, s)| !**s)
+                .map(|(r, _)| *r)
+                .collect(),
+        );
+        computed.put(
+            "grad_policy_chosen_logps",
+            host(&chosen_leaf.grad(&grads).ok_or("no gradient")?),
+        );
+        computed.put(
+            "grad_policy_rejected_logps",
+            host(&rejected_leaf.grad(&grads).ok_or("no gradient")?),
+        );
         return Ok(());
     }
-    let ObjectiveConfig::Kto(c) = config else { unreachable!() };
+    let ObjectiveConfig::Kto(c) = config else {
+        unreachable!()
+    };
     let (shape, values) = flatten(&inputs["policy_logps"]);
     let n = shape[0];
     let policy = tensor(values, [n], device, dtype).require_grad();
-    let labels: Vec<bool> = flatten(&inputs["label"]).1.iter().map(|v| *v != 0.0).collect();
-    let kl = |key: &str| inputs.get(key).map(|v| tensor(flatten(v).1, [n], device, dtype));
+    let labels: Vec<bool> = flatten(&inputs["label"])
+        .1
+        .iter()
+        .map(|v| *v != 0.0)
+        .collect();
+    let kl = |key: &str| {
+        inputs
+            .get(key)
+            .map(|v| tensor(flatten(v).1, [n], device, dtype))
+    };
     let unpaired = UnpairedLogps {
         policy: policy.clone(),
         reference: tensor(flatten(&inputs["ref_logps"]).1, [n], device, dtype),
@@ -512,7 +762,11 @@ fn evaluate_unpaired(loss: &str, config: &ObjectiveConfig, inputs: &Value, devic
         kl_policy: kl("policy_kl_logps"),
         kl_reference: kl("ref_kl_logps"),
     };
-    let out = c.check().unwrap().compute_unpaired(&unpaired).map_err(|e| e.to_string())?;
+    let out = c
+        .check()
+        .unwrap()
+        .compute_unpaired(&unpaired)
+        .map_err(|e| e.to_string())?;
     let grads = out.loss.backward();
     computed.put("loss", host(&out.loss));
     computed.put("per_example_loss", host(&out.per_example_loss));
@@ -520,6 +774,9 @@ fn evaluate_unpaired(loss: &str, config: &ObjectiveConfig, inputs: &Value, devic
     for (name, extra) in &out.extras {
         computed.put(name, extra.to_host().1);
     }
-    computed.put("grad_policy_logps", host(&policy.grad(&grads).ok_or("no gradient")?));
+    computed.put(
+        "grad_policy_logps",
+        host(&policy.grad(&grads).ok_or("no gradient")?),
+    );
     Ok(())
 }

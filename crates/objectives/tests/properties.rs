@@ -19,20 +19,33 @@ use proptest::prelude::*;
 fn evaluate(config: &ObjectiveConfig, values: &BatchValues) -> (f64, Vec<f64>, Vec<f64>, f64) {
     let device = Device::flex().autodiff();
     let leaves = values.policy_leaves(&device, DType::F64);
-    let out = config.check().unwrap().compute(&values.input(&device, DType::F64, leaves.clone())).unwrap();
+    let out = config
+        .check()
+        .unwrap()
+        .compute(&values.input(&device, DType::F64, leaves.clone()))
+        .unwrap();
     let margin = out.metrics().get("rewards/margins").unwrap();
     let grads = out.loss.backward();
-    (host(&out.loss)[0], common::gradient(&leaves.0, &grads), common::gradient(&leaves.1, &grads), margin)
+    (
+        host(&out.loss)[0],
+        common::gradient(&leaves.0, &grads),
+        common::gradient(&leaves.1, &grads),
+        margin,
+    )
 }
 
 fn assert_close(a: &[f64], b: &[f64], what: &str) {
     for (x, y) in a.iter().zip(b) {
-        assert!((x - y).abs() <= 1e-12 + 1e-9 * y.abs(), "{what}: {x} vs {y}");
+        assert!(
+            (x - y).abs() <= 1e-12 + 1e-9 * y.abs(),
+            "{what}: {x} vs {y}"
+        );
     }
 }
 
 fn values_strategy(max_negatives: usize) -> impl Strategy<Value = BatchValues> {
-    (any::<u64>(), 1usize..6, 1usize..=max_negatives).prop_map(|(seed, b, k)| BatchValues::random(seed, b.max(2), k, false))
+    (any::<u64>(), 1usize..6, 1usize..=max_negatives)
+        .prop_map(|(seed, b, k)| BatchValues::random(seed, b.max(2), k, false))
 }
 
 proptest! {
@@ -166,12 +179,27 @@ fn padded_negatives_do_not_change_the_loss() {
             continue; // scales by the padded width on purpose (rax's batched call)
         }
         let objective = config.check().unwrap();
-        let single = objective.compute(&values.input(&device, DType::F64, values.policy_leaves(&device, DType::F64))).unwrap();
-        let base = values.input(&device, DType::F64, values.policy_leaves(&device, DType::F64));
-        let pad = |x: Tensor<2>| Tensor::cat(vec![x.clone(), x.mul_scalar(0.0).add_scalar(-123.0)], 1);
+        let single = objective
+            .compute(&values.input(
+                &device,
+                DType::F64,
+                values.policy_leaves(&device, DType::F64),
+            ))
+            .unwrap();
+        let base = values.input(
+            &device,
+            DType::F64,
+            values.policy_leaves(&device, DType::F64),
+        );
+        let pad =
+            |x: Tensor<2>| Tensor::cat(vec![x.clone(), x.mul_scalar(0.0).add_scalar(-123.0)], 1);
         let tokens = base.tokens.clone().unwrap();
         let pad3 = |x: Tensor<3>| Tensor::cat(vec![x.clone(), x], 1);
-        let mask = common::mask((0..4).flat_map(|_| [true, false]).collect(), [4, 2], &device);
+        let mask = common::mask(
+            (0..4).flat_map(|_| [true, false]).collect(),
+            [4, 2],
+            &device,
+        );
         let padded = PreferenceLogps {
             policy_rejected: pad(base.policy_rejected.clone()),
             reference_rejected: base.reference_rejected.clone().map(pad),
@@ -180,7 +208,10 @@ fn padded_negatives_do_not_change_the_loss() {
             rejected_mask: Some(mask),
             tokens: Some(prefopt_objectives::TokenLogps {
                 rejected: pad3(tokens.rejected.clone()),
-                rejected_mask: Tensor::cat(vec![tokens.rejected_mask.clone(), tokens.rejected_mask.clone()], 1),
+                rejected_mask: Tensor::cat(
+                    vec![tokens.rejected_mask.clone(), tokens.rejected_mask.clone()],
+                    1,
+                ),
                 rejected_log_sum_sq_probs: tokens.rejected_log_sum_sq_probs.clone().map(pad3),
                 ..tokens
             }),
@@ -188,6 +219,10 @@ fn padded_negatives_do_not_change_the_loss() {
         };
         let out = objective.compute(&padded).unwrap();
         let (a, b) = (host(&single.loss)[0], host(&out.loss)[0]);
-        assert!((a - b).abs() <= 1e-12 + 1e-9 * a.abs(), "{}: {a} vs {b}", label(&config));
+        assert!(
+            (a - b).abs() <= 1e-12 + 1e-9 * a.abs(),
+            "{}: {a} vs {b}",
+            label(&config)
+        );
     }
 }

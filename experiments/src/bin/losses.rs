@@ -33,17 +33,48 @@ struct Args {
 }
 
 const ALL: [&str; 31] = [
-    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot", "aot_unpaired",
-    "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm", "sigmoid+bco_pair+sft", "cdpo", "cpo", "simpo",
-    "alphapo", "orpo", "kto", "apo_zero_unpaired", "sdpo", "dmpo", "dmpo/official_pairwise",
-    "dynamicpo/dynamic_beta", "rosepo", "rpo/paired", "pdpo", "lipo",
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sft",
+    "sigmoid_norm",
+    "sigmoid+bco_pair+sft",
+    "cdpo",
+    "cpo",
+    "simpo",
+    "alphapo",
+    "orpo",
+    "kto",
+    "apo_zero_unpaired",
+    "sdpo",
+    "dmpo",
+    "dmpo/official_pairwise",
+    "dynamicpo/dynamic_beta",
+    "rosepo",
+    "rpo/paired",
+    "pdpo",
+    "lipo",
 ];
 
 fn run(args: &Args) -> Result<(), String> {
     if args.batch == 0 || args.negatives == 0 {
         return Err("--batch and --negatives must be at least 1".into());
     }
-    let names: Vec<String> = if args.losses.is_empty() { ALL.iter().map(|s| s.to_string()).collect() } else { args.losses.clone() };
+    let names: Vec<String> = if args.losses.is_empty() {
+        ALL.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.losses.clone()
+    };
     let device = Device::flex().autodiff();
     let spec = SyntheticSpec {
         batch: args.batch,
@@ -58,14 +89,28 @@ fn run(args: &Args) -> Result<(), String> {
     println!("| loss | value | reward acc. | margin | mean ∂/∂ chosen | mean ∂/∂ rejected | ms |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for name in names {
-        let objective = ObjectiveConfig::from_name(&name).and_then(|c| c.check()).map_err(|e| e.to_string())?;
+        let objective = ObjectiveConfig::from_name(&name)
+            .and_then(|c| c.check())
+            .map_err(|e| e.to_string())?;
         let batch = generate(&spec, &device, DType::F64);
         let start = Instant::now();
-        let output = objective.compute(&batch.input).map_err(|e| format!("{name}: {e}"))?;
+        let output = objective
+            .compute(&batch.input)
+            .map_err(|e| format!("{name}: {e}"))?;
         let grads = output.loss.backward();
         let mean = |g: Option<Vec<f64>>| g.map_or(0.0, |g| g.iter().sum::<f64>() / g.len() as f64);
-        let chosen = mean(batch.policy_chosen.grad(&grads).map(|g| g.into_data().try_into_vec_as::<f64>().unwrap()));
-        let rejected = mean(batch.policy_rejected.grad(&grads).map(|g| g.into_data().try_into_vec_as::<f64>().unwrap()));
+        let chosen = mean(
+            batch
+                .policy_chosen
+                .grad(&grads)
+                .map(|g| g.into_data().try_into_vec_as::<f64>().unwrap()),
+        );
+        let rejected = mean(
+            batch
+                .policy_rejected
+                .grad(&grads)
+                .map(|g| g.into_data().try_into_vec_as::<f64>().unwrap()),
+        );
         let elapsed = start.elapsed().as_secs_f64() * 1e3;
         let metrics = output.metrics();
         let get = |key: &str| metrics.get(key).unwrap_or(f64::NAN);

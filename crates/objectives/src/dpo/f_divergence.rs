@@ -47,7 +47,12 @@ impl FDivergenceType {
                 } else {
                     // TRL clamps at 80 in float32/bfloat16 and 11 in float16.
                     let clamp = if limit < 80.0 { limit } else { 80.0 };
-                    logratio.mul_scalar(a).clamp_max(clamp).exp().sub_scalar(1.0).mul_scalar(1.0 / a)
+                    logratio
+                        .mul_scalar(a)
+                        .clamp_max(clamp)
+                        .exp()
+                        .sub_scalar(1.0)
+                        .mul_scalar(1.0 / a)
                 }
             }
         }

@@ -92,13 +92,23 @@ impl DpoLossType {
     pub fn accepts_f_divergence(self) -> bool {
         matches!(
             self,
-            Self::Sigmoid | Self::SigmoidNorm | Self::Hinge | Self::Ipo | Self::ExoPair | Self::Robust | Self::Discopop | Self::Sft
+            Self::Sigmoid
+                | Self::SigmoidNorm
+                | Self::Hinge
+                | Self::Ipo
+                | Self::ExoPair
+                | Self::Robust
+                | Self::Discopop
+                | Self::Sft
         )
     }
 
     /// Loss types with a listwise K-negative form (`methods/trl.md` §9).
     pub fn has_listwise_form(self) -> bool {
-        matches!(self, Self::Sigmoid | Self::SigmoidNorm | Self::ExoPair | Self::NcaPair)
+        matches!(
+            self,
+            Self::Sigmoid | Self::SigmoidNorm | Self::ExoPair | Self::NcaPair
+        )
     }
 
     /// Loss types whose value couples the examples of a batch.
@@ -108,7 +118,10 @@ impl DpoLossType {
 
     /// Loss types that read `label_smoothing`.
     pub fn reads_label_smoothing(self) -> bool {
-        matches!(self, Self::ExoPair | Self::Robust | Self::Aot | Self::AotUnpaired)
+        matches!(
+            self,
+            Self::ExoPair | Self::Robust | Self::Aot | Self::AotUnpaired
+        )
     }
 
     /// Loss types that divide scores by completion lengths.
@@ -139,8 +152,14 @@ impl PairTerms {
     }
 
     fn normalised_margin(&self) -> Tensor<2> {
-        let chosen = self.chosen_length.clone().expect("lengths checked at configuration");
-        let rejected = self.rejected_length.clone().expect("lengths checked at configuration");
+        let chosen = self
+            .chosen_length
+            .clone()
+            .expect("lengths checked at configuration");
+        let rejected = self
+            .rejected_length
+            .clone()
+            .expect("lengths checked at configuration");
         self.chosen_score.clone() / chosen - self.rejected_score.clone() / rejected
     }
 }
@@ -163,7 +182,9 @@ pub(crate) fn pair_loss(loss_type: DpoLossType, t: &PairTerms) -> Tensor<2> {
     match loss_type {
         DpoLossType::Sigmoid => log_sigmoid(t.margin().mul_scalar(beta)).neg(),
         DpoLossType::Hinge => t.margin().mul_scalar(-beta).add_scalar(1.0).clamp_min(0.0),
-        DpoLossType::Ipo => bounded(t.normalised_margin().sub_scalar(1.0 / (2.0 * beta))).powi_scalar(2),
+        DpoLossType::Ipo => {
+            bounded(t.normalised_margin().sub_scalar(1.0 / (2.0 * beta))).powi_scalar(2)
+        }
         DpoLossType::ExoPair => {
             let z = t.margin().mul_scalar(beta);
             let q = sigmoid(z.clone());
@@ -174,32 +195,48 @@ pub(crate) fn pair_loss(loss_type: DpoLossType, t: &PairTerms) -> Tensor<2> {
         DpoLossType::NcaPair => {
             let lc = t.chosen_logratio.clone().mul_scalar(beta);
             let lr = t.rejected_logratio.clone().mul_scalar(beta);
-            log_sigmoid(lc.clone()).neg() - log_sigmoid(lc.neg()).mul_scalar(0.5) - log_sigmoid(lr.neg()).mul_scalar(0.5)
+            log_sigmoid(lc.clone()).neg()
+                - log_sigmoid(lc.neg()).mul_scalar(0.5)
+                - log_sigmoid(lr.neg()).mul_scalar(0.5)
         }
         DpoLossType::Robust => {
             let z = t.margin().mul_scalar(beta);
-            (log_sigmoid(z.clone()).mul_scalar(-(1.0 - eps)) + log_sigmoid(z.neg()).mul_scalar(eps)).mul_scalar(1.0 / (1.0 - 2.0 * eps))
+            (log_sigmoid(z.clone()).mul_scalar(-(1.0 - eps)) + log_sigmoid(z.neg()).mul_scalar(eps))
+                .mul_scalar(1.0 / (1.0 - 2.0 * eps))
         }
         DpoLossType::BcoPair => {
-            log_sigmoid(t.chosen_logratio.clone().mul_scalar(beta)).neg() - log_sigmoid(t.rejected_logratio.clone().mul_scalar(-beta))
+            log_sigmoid(t.chosen_logratio.clone().mul_scalar(beta)).neg()
+                - log_sigmoid(t.rejected_logratio.clone().mul_scalar(-beta))
         }
         DpoLossType::SppoHard => {
             let half_inverse = 1.0 / (2.0 * beta);
-            t.chosen_logratio.clone().sub_scalar(half_inverse).powi_scalar(2)
-                + t.rejected_logratio.clone().add_scalar(half_inverse).powi_scalar(2)
+            t.chosen_logratio
+                .clone()
+                .sub_scalar(half_inverse)
+                .powi_scalar(2)
+                + t.rejected_logratio
+                    .clone()
+                    .add_scalar(half_inverse)
+                    .powi_scalar(2)
         }
         DpoLossType::ApoZero => {
-            sigmoid(t.chosen_logratio.clone().mul_scalar(beta)).neg().add_scalar(1.0) + sigmoid(t.rejected_logratio.clone().mul_scalar(beta))
+            sigmoid(t.chosen_logratio.clone().mul_scalar(beta))
+                .neg()
+                .add_scalar(1.0)
+                + sigmoid(t.rejected_logratio.clone().mul_scalar(beta))
         }
         DpoLossType::ApoDown => {
             let lc = t.chosen_logratio.clone();
-            sigmoid(lc.clone().mul_scalar(beta)).add_scalar(1.0) - sigmoid((lc - t.rejected_logratio.clone()).mul_scalar(beta))
+            sigmoid(lc.clone().mul_scalar(beta)).add_scalar(1.0)
+                - sigmoid((lc - t.rejected_logratio.clone()).mul_scalar(beta))
         }
         DpoLossType::Discopop => {
             let rho = t.margin().mul_scalar(beta);
-            let logistic = sigmoid(rho.clone().mul_scalar(1.0 / (-t.discopop_tau))) * log_sigmoid(rho.clone()).neg();
+            let logistic = sigmoid(rho.clone().mul_scalar(1.0 / (-t.discopop_tau)))
+                * log_sigmoid(rho.clone()).neg();
             // m·exp(−ρ) = exp(log σ(ρ/τ) − ρ): the same value, without 0·∞ when ρ ≪ 0.
-            let exponential = (log_sigmoid(rho.clone().mul_scalar(1.0 / t.discopop_tau)) - rho).exp();
+            let exponential =
+                (log_sigmoid(rho.clone().mul_scalar(1.0 / t.discopop_tau)) - rho).exp();
             logistic + exponential
         }
         DpoLossType::SigmoidNorm => log_sigmoid(t.normalised_margin().mul_scalar(beta)).neg(),
@@ -211,18 +248,29 @@ pub(crate) fn pair_loss(loss_type: DpoLossType, t: &PairTerms) -> Tensor<2> {
 
 /// The listwise form over all K negatives of a prompt, `[B]` (`methods/trl.md` §9). Equals
 /// [`pair_loss`] at K = 1.
-pub(crate) fn listwise_loss(loss_type: DpoLossType, t: &PairTerms, mask: Option<&Tensor<2, Bool>>) -> Tensor<1> {
+pub(crate) fn listwise_loss(
+    loss_type: DpoLossType,
+    t: &PairTerms,
+    mask: Option<&Tensor<2, Bool>>,
+) -> Tensor<1> {
     let beta = t.beta;
     let [batch, negatives] = t.chosen_score.dims();
     match loss_type {
         // S-DPO / Plackett–Luce top-1: softplus(LSE_k β·(s_k − s_c)).
         DpoLossType::Sigmoid => softplus(masked_logsumexp(t.margin().mul_scalar(-beta), mask)),
-        DpoLossType::SigmoidNorm => softplus(masked_logsumexp(t.normalised_margin().mul_scalar(-beta), mask)),
+        DpoLossType::SigmoidNorm => softplus(masked_logsumexp(
+            t.normalised_margin().mul_scalar(-beta),
+            mask,
+        )),
         DpoLossType::ExoPair => {
             // KL(softmax(β·s) ‖ target) over the K+1 responses, target (1−ε) on the chosen and
             // ε/K_i on each valid negative.
             let eps = t.label_smoothing;
-            let chosen = t.chosen_score.clone().slice([0..batch, 0..1]).mul_scalar(beta);
+            let chosen = t
+                .chosen_score
+                .clone()
+                .slice([0..batch, 0..1])
+                .mul_scalar(beta);
             let logits = Tensor::cat(vec![chosen, t.rejected_score.clone().mul_scalar(beta)], 1);
             let full_mask = mask.map(|m| {
                 let chosen_slot = host_mask(vec![true; batch], [batch, 1], &t.chosen_score);
@@ -232,12 +280,25 @@ pub(crate) fn listwise_loss(loss_type: DpoLossType, t: &PairTerms, mask: Option<
             let log_p = logits - log_z.reshape([batch, 1]).repeat_dim(1, negatives + 1);
             let counts = match mask {
                 Some(m) => m.clone().float().cast(log_p.dtype()).sum_dim(1),
-                None => log_p.zeros_like().slice([0..batch, 0..1]).add_scalar(negatives as f64),
+                None => log_p
+                    .zeros_like()
+                    .slice([0..batch, 0..1])
+                    .add_scalar(negatives as f64),
             };
             let chosen_log_target = (1.0 - eps).ln();
-            let negative_log_target = counts.log().neg().add_scalar(eps.ln()).repeat_dim(1, negatives);
+            let negative_log_target = counts
+                .log()
+                .neg()
+                .add_scalar(eps.ln())
+                .repeat_dim(1, negatives);
             let log_target = Tensor::cat(
-                vec![log_p.zeros_like().slice([0..batch, 0..1]).add_scalar(chosen_log_target), negative_log_target],
+                vec![
+                    log_p
+                        .zeros_like()
+                        .slice([0..batch, 0..1])
+                        .add_scalar(chosen_log_target),
+                    negative_log_target,
+                ],
                 1,
             );
             let terms = log_p.clone().exp() * (log_p - log_target);
@@ -249,14 +310,27 @@ pub(crate) fn listwise_loss(loss_type: DpoLossType, t: &PairTerms, mask: Option<
         }
         // NCA-K: −log σ(β·lc) − 1/(K+1)·Σ over all K+1 responses of log σ(−β·l).
         DpoLossType::NcaPair => {
-            let lc = t.chosen_logratio.clone().slice([0..batch, 0..1]).reshape([batch]).mul_scalar(beta);
+            let lc = t
+                .chosen_logratio
+                .clone()
+                .slice([0..batch, 0..1])
+                .reshape([batch])
+                .mul_scalar(beta);
             let negatives_term = log_sigmoid(t.rejected_logratio.clone().mul_scalar(-beta));
             let (negative_sum, counts) = match mask {
                 Some(m) => {
                     let weight = m.clone().float().cast(lc.dtype());
-                    ((negatives_term * weight.clone()).sum_dim(1).reshape([batch]), weight.sum_dim(1).reshape([batch]))
+                    (
+                        (negatives_term * weight.clone())
+                            .sum_dim(1)
+                            .reshape([batch]),
+                        weight.sum_dim(1).reshape([batch]),
+                    )
                 }
-                None => (negatives_term.sum_dim(1).reshape([batch]), lc.zeros_like().add_scalar(negatives as f64)),
+                None => (
+                    negatives_term.sum_dim(1).reshape([batch]),
+                    lc.zeros_like().add_scalar(negatives as f64),
+                ),
             };
             let all = log_sigmoid(lc.clone().neg()) + negative_sum;
             log_sigmoid(lc).neg() - all / counts.add_scalar(1.0)

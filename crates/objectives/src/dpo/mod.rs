@@ -83,7 +83,9 @@ impl Default for DpoConfig {
     }
 }
 
-fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Vec<DpoLossType>, D::Error> {
+fn one_or_many<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<DpoLossType>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum OneOrMany {
@@ -115,7 +117,12 @@ impl DpoConfig {
     pub fn check(&self) -> Result<Dpo> {
         let name = self.name();
         if self.loss_type.is_empty() {
-            return Err(invalid(&name, "loss_type", "[]", "needs at least one loss type"));
+            return Err(invalid(
+                &name,
+                "loss_type",
+                "[]",
+                "needs at least one loss type",
+            ));
         }
         check_positive(&name, "beta", self.beta)?;
         let weights = match &self.loss_weights {
@@ -138,14 +145,22 @@ impl DpoConfig {
         let eps = self.label_smoothing;
         for &loss_type in &self.loss_type {
             match loss_type {
-                DpoLossType::ExoPair => check_range(&name, "label_smoothing", eps, f64::MIN_POSITIVE, 1.0, false)
-                    .map_err(|_| invalid(&name, "label_smoothing", eps, "exo_pair needs 0 < ε < 1"))?,
+                DpoLossType::ExoPair => {
+                    check_range(&name, "label_smoothing", eps, f64::MIN_POSITIVE, 1.0, false)
+                        .map_err(|_| {
+                            invalid(&name, "label_smoothing", eps, "exo_pair needs 0 < ε < 1")
+                        })?
+                }
                 DpoLossType::Robust => check_range(&name, "label_smoothing", eps, 0.0, 0.5, false)?,
-                DpoLossType::Aot | DpoLossType::AotUnpaired => check_range(&name, "label_smoothing", eps, 0.0, 1.0, true)?,
+                DpoLossType::Aot | DpoLossType::AotUnpaired => {
+                    check_range(&name, "label_smoothing", eps, 0.0, 1.0, true)?
+                }
                 DpoLossType::Discopop => check_positive(&name, "discopop_tau", self.discopop_tau)?,
                 _ => {}
             }
-            if self.f_divergence_type != FDivergenceType::ReverseKl && !loss_type.accepts_f_divergence() {
+            if self.f_divergence_type != FDivergenceType::ReverseKl
+                && !loss_type.accepts_f_divergence()
+            {
                 return Err(unsupported(
                     &name,
                     format!(
@@ -155,21 +170,40 @@ impl DpoConfig {
                     ),
                 ));
             }
-            if self.use_weighting && matches!(loss_type, DpoLossType::Aot | DpoLossType::AotUnpaired) {
-                return Err(unsupported(&name, "WPO weighting (use_weighting) is not defined for aot losses"));
-            }
-            if self.k_form == KForm::Listwise && !loss_type.has_listwise_form() && loss_type != DpoLossType::Sft {
+            if self.use_weighting
+                && matches!(loss_type, DpoLossType::Aot | DpoLossType::AotUnpaired)
+            {
                 return Err(unsupported(
                     &name,
-                    format!("loss type `{}` has no listwise K-negative form; use k_form = \"pairwise_mean\"", loss_type.name()),
+                    "WPO weighting (use_weighting) is not defined for aot losses",
+                ));
+            }
+            if self.k_form == KForm::Listwise
+                && !loss_type.has_listwise_form()
+                && loss_type != DpoLossType::Sft
+            {
+                return Err(unsupported(
+                    &name,
+                    format!(
+                        "loss type `{}` has no listwise K-negative form; use k_form = \"pairwise_mean\"",
+                        loss_type.name()
+                    ),
                 ));
             }
         }
         if self.k_form == KForm::Listwise && self.use_weighting {
-            return Err(unsupported(&name, "WPO weights are per pair; they cannot weight a listwise loss"));
+            return Err(unsupported(
+                &name,
+                "WPO weights are per pair; they cannot weight a listwise loss",
+            ));
         }
         if !self.f_alpha_divergence_coef.is_finite() {
-            return Err(invalid(&name, "f_alpha_divergence_coef", self.f_alpha_divergence_coef, "must be finite"));
+            return Err(invalid(
+                &name,
+                "f_alpha_divergence_coef",
+                self.f_alpha_divergence_coef,
+                "must be finite",
+            ));
         }
         if let Some(alpha) = self.ld_alpha {
             check_range(&name, "ld_alpha", alpha, 0.0, 1.0, true)?;
@@ -213,14 +247,21 @@ impl Objective for Dpo {
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {
         let c = &self.config;
         let name = self.name();
-        let reference = if c.reference_free { Reference::Ignored } else { Reference::Required };
+        let reference = if c.reference_free {
+            Reference::Ignored
+        } else {
+            Reference::Required
+        };
         let mut pairs = Pairs::new(&name, input, reference)?;
         if let Some(alpha) = c.ld_alpha {
             let (chosen, rejected) = token_options::ld_logps(&name, input, alpha)?;
             pairs.policy_chosen = chosen;
             pairs.policy_rejected = pairs.zero_padding(rejected);
         }
-        let needs_lengths = c.loss_type.iter().any(|t| matches!(t, DpoLossType::Ipo | DpoLossType::SigmoidNorm));
+        let needs_lengths = c
+            .loss_type
+            .iter()
+            .any(|t| matches!(t, DpoLossType::Ipo | DpoLossType::SigmoidNorm));
         let (chosen_length, rejected_length) = if needs_lengths {
             let (chosen, rejected) = pair_lengths(&name, input)?;
             (Some(chosen.clamp_min(1.0)), Some(rejected.clamp_min(1.0)))
@@ -241,7 +282,11 @@ impl Objective for Dpo {
             chosen_length,
             rejected_length,
         };
-        let wpo = if c.use_weighting { Some(token_options::wpo_weights(&name, input)?) } else { None };
+        let wpo = if c.use_weighting {
+            Some(token_options::wpo_weights(&name, input)?)
+        } else {
+            None
+        };
         let weighted = |x: Tensor<2>| match &wpo {
             Some(w) => x * w.clone(),
             None => x,
@@ -251,7 +296,8 @@ impl Objective for Dpo {
         let mut per_example: Option<Tensor<1>> = None;
         let mut per_pair: Option<Tensor<2>> = None;
         let mut coupled = false;
-        let accumulate = |acc: Option<Tensor<1>>, x: Tensor<1>| Some(acc.map_or(x.clone(), |a| a + x));
+        let accumulate =
+            |acc: Option<Tensor<1>>, x: Tensor<1>| Some(acc.map_or(x.clone(), |a| a + x));
         for (&loss_type, &weight) in c.loss_type.iter().zip(&self.weights) {
             let term_loss = match loss_type {
                 DpoLossType::Sft => {
@@ -259,7 +305,9 @@ impl Objective for Dpo {
                     let nll = chosen_token_nll(&name, input)?;
                     match &wpo {
                         None => nll,
-                        Some(w) => batch_mean(pairs.row_mean(w.clone() * nll.reshape([1, 1])), input),
+                        Some(w) => {
+                            batch_mean(pairs.row_mean(w.clone() * nll.reshape([1, 1])), input)
+                        }
                     }
                 }
                 DpoLossType::Aot | DpoLossType::AotUnpaired => {
@@ -267,7 +315,8 @@ impl Objective for Dpo {
                     self.aot_loss(loss_type, &pairs, &terms)
                 }
                 _ if c.k_form == KForm::Listwise => {
-                    let per_prompt = loss_type::listwise_loss(loss_type, &terms, pairs.mask.as_ref());
+                    let per_prompt =
+                        loss_type::listwise_loss(loss_type, &terms, pairs.mask.as_ref());
                     per_example = accumulate(per_example, per_prompt.clone().mul_scalar(weight));
                     batch_mean(per_prompt, input)
                 }
@@ -275,7 +324,9 @@ impl Objective for Dpo {
                     let pair = pairs.zero_padding(weighted(pair_loss(loss_type, &terms)));
                     let per_prompt = pairs.row_mean(pair.clone());
                     per_example = accumulate(per_example, per_prompt.clone().mul_scalar(weight));
-                    per_pair = Some(per_pair.map_or(pair.clone().mul_scalar(weight), |p| p + pair.clone().mul_scalar(weight)));
+                    per_pair = Some(per_pair.map_or(pair.clone().mul_scalar(weight), |p| {
+                        p + pair.clone().mul_scalar(weight)
+                    }));
                     batch_mean(per_prompt, input)
                 }
             };
@@ -285,7 +336,11 @@ impl Objective for Dpo {
         Ok(LossOutput {
             loss: loss.expect("at least one loss type"),
             per_example_loss: if coupled { None } else { per_example },
-            pair_losses: if coupled || c.k_form == KForm::Listwise { None } else { per_pair },
+            pair_losses: if coupled || c.k_form == KForm::Listwise {
+                None
+            } else {
+                per_pair
+            },
             chosen_rewards,
             rejected_rewards,
             rejected_mask: pairs.mask.clone(),
@@ -321,10 +376,16 @@ impl Dpo {
                 };
                 sorted(policy) - reference
             }
-            _ => sorted(flatten(terms.chosen_logratio.clone())) - sorted(flatten(terms.rejected_logratio.clone())),
+            _ => {
+                sorted(flatten(terms.chosen_logratio.clone()))
+                    - sorted(flatten(terms.rejected_logratio.clone()))
+            }
         };
-        smoothed_logistic(delta.mul_scalar(self.config.beta), self.config.label_smoothing)
-            .mean()
-            .reshape([1])
+        smoothed_logistic(
+            delta.mul_scalar(self.config.beta),
+            self.config.label_smoothing,
+        )
+        .mean()
+        .reshape([1])
     }
 }

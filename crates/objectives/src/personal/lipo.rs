@@ -64,7 +64,9 @@ impl LipoConfig {
     /// Validates the configuration.
     pub fn check(&self) -> Result<Lipo> {
         check_positive("lipo/lambda", "beta", self.beta)?;
-        Ok(Lipo { config: self.clone() })
+        Ok(Lipo {
+            config: self.clone(),
+        })
     }
 }
 
@@ -90,7 +92,9 @@ pub struct Lipo {
 /// 1-based ranks by descending score, ties in list order. Masked items get 0, or with
 /// `rank_masked` (rax's batched call) the ranks after the valid ones, by their own scores.
 fn ranks(scores: &[f64], valid: &[bool], rank_masked: bool) -> Vec<f64> {
-    let descending = |items: &mut Vec<usize>| items.sort_by(|&a, &b| scores[b].partial_cmp(&scores[a]).unwrap_or(Ordering::Equal));
+    let descending = |items: &mut Vec<usize>| {
+        items.sort_by(|&a, &b| scores[b].partial_cmp(&scores[a]).unwrap_or(Ordering::Equal))
+    };
     let mut order: Vec<usize> = (0..scores.len()).filter(|&a| valid[a]).collect();
     descending(&mut order);
     if rank_masked {
@@ -107,9 +111,20 @@ fn ranks(scores: &[f64], valid: &[bool], rank_masked: bool) -> Vec<f64> {
 
 impl Lipo {
     /// The loss on lists; extras hold the scores, ranks, lambda weights and pair losses.
-    pub fn compute_list(&self, input: &ListLogps) -> Result<(Tensor<1>, Tensor<1>, Tensor<2>, BTreeMap<&'static str, Extra>)> {
+    pub fn compute_list(
+        &self,
+        input: &ListLogps,
+    ) -> Result<(
+        Tensor<1>,
+        Tensor<1>,
+        Tensor<2>,
+        BTreeMap<&'static str, Extra>,
+    )> {
         let [batch, width] = input.policy.dims();
-        for (name, dims) in [("reference", input.reference.dims()), ("labels", input.labels.dims())] {
+        for (name, dims) in [
+            ("reference", input.reference.dims()),
+            ("labels", input.labels.dims()),
+        ] {
             if dims != [batch, width] {
                 return Err(ObjectiveError::Shape {
                     input: name,
@@ -122,7 +137,8 @@ impl Lipo {
             Some(mask) => mask_to_host(mask),
             None => vec![true; batch * width],
         };
-        let raw_scores = (input.policy.clone() - input.reference.clone().detach()).mul_scalar(self.config.beta);
+        let raw_scores =
+            (input.policy.clone() - input.reference.clone().detach()).mul_scalar(self.config.beta);
         // Padded slots may hold anything: they are zeroed before the loss, but ranked (rax's
         // batched call ranks them after the valid items) and reported as they are.
         let host_scores = to_host(&raw_scores);
@@ -131,7 +147,11 @@ impl Lipo {
             None => raw_scores.clone(),
         };
         let labels = to_host(&input.labels);
-        if let Some(index) = labels.iter().enumerate().position(|(i, l)| valid[i] && !l.is_finite()) {
+        if let Some(index) = labels
+            .iter()
+            .enumerate()
+            .position(|(i, l)| valid[i] && !l.is_finite())
+        {
             return Err(ObjectiveError::InvalidValue {
                 input: "labels",
                 position: format!("row {}, column {}", index / width, index % width),
@@ -162,7 +182,9 @@ impl Lipo {
                         continue;
                     }
                     let gain = (row_labels[a].exp2() - row_labels[b].exp2()).abs();
-                    let discount = (1.0 / (1.0 + row_ranks[a]).log2() - 1.0 / (1.0 + row_ranks[b]).log2()).abs();
+                    let discount = (1.0 / (1.0 + row_ranks[a]).log2()
+                        - 1.0 / (1.0 + row_ranks[b]).log2())
+                    .abs();
                     let index = (i * width + a) * width + b;
                     lambda[index] = scale * gain * discount;
                     if row_labels[a] > row_labels[b] {
@@ -174,8 +196,16 @@ impl Lipo {
             pair_counts.push(pairs as f64);
             all_ranks.extend(row_ranks);
         }
-        let difference = scores.clone().reshape([batch, width, 1]).repeat_dim(2, width) - scores.clone().reshape([batch, 1, width]).repeat_dim(1, width);
-        let pair_losses = host_tensor(pair_weight, [batch, width, width], &difference) * softplus(difference.neg());
+        let difference = scores
+            .clone()
+            .reshape([batch, width, 1])
+            .repeat_dim(2, width)
+            - scores
+                .clone()
+                .reshape([batch, 1, width])
+                .repeat_dim(1, width);
+        let pair_losses = host_tensor(pair_weight, [batch, width, width], &difference)
+            * softplus(difference.neg());
         let pair_sum = pair_losses.clone().sum_dim(2).sum_dim(1).reshape([batch]);
         let counts = host_vector(pair_counts.clone(), &pair_sum);
         let total_pairs: f64 = pair_counts.iter().sum();
@@ -185,13 +215,23 @@ impl Lipo {
         } else if total_pairs == 0.0 {
             pair_sum.clone().sum().mul_scalar(0.0).reshape([1])
         } else {
-            pair_sum.clone().sum().mul_scalar(1.0 / total_pairs).reshape([1])
+            pair_sum
+                .clone()
+                .sum()
+                .mul_scalar(1.0 / total_pairs)
+                .reshape([1])
         };
         let per_example = if paper { pair_sum.clone() } else { per_example };
         let mut extras = BTreeMap::new();
         extras.insert("scores", Extra::Matrix(raw_scores.detach()));
-        extras.insert("ranks", Extra::Matrix(host_tensor(all_ranks, [batch, width], &scores)));
-        extras.insert("lambda_weights", Extra::Cube(host_tensor(lambda, [batch, width, width], &pair_losses)));
+        extras.insert(
+            "ranks",
+            Extra::Matrix(host_tensor(all_ranks, [batch, width], &scores)),
+        );
+        extras.insert(
+            "lambda_weights",
+            Extra::Cube(host_tensor(lambda, [batch, width, width], &pair_losses)),
+        );
         extras.insert("pair_losses", Extra::Cube(pair_losses.detach()));
         extras.insert("per_example_pair_sum", Extra::Vector(pair_sum.detach()));
         extras.insert("num_valid_pairs", Extra::Vector(counts));
@@ -206,7 +246,9 @@ impl Objective for Lipo {
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {
         let BatchDims { batch, negatives } = input.validate()?;
-        let (Some(reference_chosen), Some(reference_rejected)) = (&input.reference_chosen, &input.reference_rejected) else {
+        let (Some(reference_chosen), Some(reference_rejected)) =
+            (&input.reference_chosen, &input.reference_rejected)
+        else {
             return Err(ObjectiveError::MissingInput {
                 objective: self.name(),
                 input: "reference log-probs",
@@ -217,7 +259,9 @@ impl Objective for Lipo {
         let labels = match &input.list_labels {
             Some(labels) => labels.clone(),
             None => {
-                let binary: Vec<f64> = (0..batch).flat_map(|_| (0..=negatives).map(|a| f64::from(u8::from(a == 0)))).collect();
+                let binary: Vec<f64> = (0..batch)
+                    .flat_map(|_| (0..=negatives).map(|a| f64::from(u8::from(a == 0))))
+                    .collect();
                 host_tensor(binary, [batch, negatives + 1], &input.policy_rejected)
             }
         };
@@ -226,8 +270,14 @@ impl Objective for Lipo {
             Tensor::cat(vec![chosen_slot, m.clone()], 1)
         });
         let list = ListLogps {
-            policy: Tensor::cat(vec![column(&input.policy_chosen), input.policy_rejected.clone()], 1),
-            reference: Tensor::cat(vec![column(reference_chosen), reference_rejected.clone()], 1),
+            policy: Tensor::cat(
+                vec![column(&input.policy_chosen), input.policy_rejected.clone()],
+                1,
+            ),
+            reference: Tensor::cat(
+                vec![column(reference_chosen), reference_rejected.clone()],
+                1,
+            ),
             labels,
             mask,
         };

@@ -51,9 +51,19 @@ impl PdpoConfig {
         let name = self.name();
         check_positive(&name, "beta", self.beta)?;
         check_range(&name, "alpha", self.alpha, 0.0, 1.0, true)?;
-        check_range(&name, "label_smoothing", self.label_smoothing, 0.0, 0.5, true)?;
+        check_range(
+            &name,
+            "label_smoothing",
+            self.label_smoothing,
+            0.0,
+            0.5,
+            true,
+        )?;
         if self.loss_type.couples_batch() {
-            return Err(unsupported(&name, format!("`{}` has no per-example loss to mix", self.loss_type.name())));
+            return Err(unsupported(
+                &name,
+                format!("`{}` has no per-example loss to mix", self.loss_type.name()),
+            ));
         }
         let inner = DpoConfig {
             loss_type: vec![self.loss_type],
@@ -61,8 +71,15 @@ impl PdpoConfig {
             label_smoothing: self.label_smoothing,
             ..DpoConfig::default()
         };
-        let inner = if self.loss_type == DpoLossType::Sigmoid { None } else { Some(inner.check()?) };
-        Ok(Pdpo { config: self.clone(), inner })
+        let inner = if self.loss_type == DpoLossType::Sigmoid {
+            None
+        } else {
+            Some(inner.check()?)
+        };
+        Ok(Pdpo {
+            config: self.clone(),
+            inner,
+        })
     }
 }
 
@@ -80,20 +97,29 @@ impl Objective for Pdpo {
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {
         let name = self.name();
-        let users = input.user_ids.clone().ok_or_else(|| ObjectiveError::MissingInput {
-            objective: name.clone(),
-            input: "user_ids",
-            why: "P-DPO mixes personalised (user ≠ 0) and generic (user 0) rows",
-        })?;
+        let users = input
+            .user_ids
+            .clone()
+            .ok_or_else(|| ObjectiveError::MissingInput {
+                objective: name.clone(),
+                input: "user_ids",
+                why: "P-DPO mixes personalised (user ≠ 0) and generic (user 0) rows",
+            })?;
         let (per_example, chosen_rewards, rejected_rewards, mask) = match &self.inner {
             Some(inner) => {
                 let out = inner.compute(input)?;
                 let per_example = out.per_example_loss.expect("per-example loss types only");
-                (per_example, out.chosen_rewards, out.rejected_rewards, out.rejected_mask)
+                (
+                    per_example,
+                    out.chosen_rewards,
+                    out.rejected_rewards,
+                    out.rejected_mask,
+                )
             }
             None => {
                 let pairs = Pairs::new(&name, input, Reference::Required)?;
-                let z = (pairs.chosen_logratio() - pairs.rejected_logratio()).mul_scalar(self.config.beta);
+                let z = (pairs.chosen_logratio() - pairs.rejected_logratio())
+                    .mul_scalar(self.config.beta);
                 let pair = pairs.zero_padding(smoothed_logistic(z, self.config.label_smoothing));
                 let (chosen, rejected) = pairs.rewards(self.config.beta, false);
                 (pairs.row_mean(pair), chosen, rejected, pairs.mask)
@@ -103,10 +129,14 @@ impl Objective for Pdpo {
         let generic: Vec<f64> = personal.iter().map(|p| 1.0 - p).collect();
         let group_mean = |indicator: Vec<f64>| {
             let count = indicator.iter().sum::<f64>().max(1.0);
-            (per_example.clone() * host_vector(indicator, &per_example)).sum().mul_scalar(1.0 / count)
+            (per_example.clone() * host_vector(indicator, &per_example))
+                .sum()
+                .mul_scalar(1.0 / count)
         };
         let alpha = self.config.alpha;
-        let loss = (group_mean(personal).mul_scalar(alpha) + group_mean(generic).mul_scalar(1.0 - alpha)).reshape([1]);
+        let loss = (group_mean(personal).mul_scalar(alpha)
+            + group_mean(generic).mul_scalar(1.0 - alpha))
+        .reshape([1]);
         Ok(LossOutput {
             loss,
             per_example_loss: Some(per_example),

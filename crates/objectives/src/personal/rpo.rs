@@ -72,8 +72,17 @@ impl RpoConfig {
         let name = self.name();
         check_positive(&name, "beta", self.beta)?;
         check_positive(&name, "distance_temperature", self.distance_temperature)?;
-        check_range(&name, "diagonal_weight", self.diagonal_weight, 0.0, 1.0, true)?;
-        Ok(Rpo { config: self.clone() })
+        check_range(
+            &name,
+            "diagonal_weight",
+            self.diagonal_weight,
+            0.0,
+            1.0,
+            true,
+        )?;
+        Ok(Rpo {
+            config: self.clone(),
+        })
     }
 }
 
@@ -96,10 +105,16 @@ fn similarity_weights(rows: Tensor<2>, columns: Tensor<2>, temperature: f64) -> 
 
 impl Rpo {
     /// `[C, R]` pair losses of the contrast matrix.
-    fn contrast(&self, chosen: Tensor<1>, rejected: Tensor<1>, weights: Option<Tensor<2>>) -> Tensor<2> {
+    fn contrast(
+        &self,
+        chosen: Tensor<1>,
+        rejected: Tensor<1>,
+        weights: Option<Tensor<2>>,
+    ) -> Tensor<2> {
         let [c] = chosen.dims();
         let [r] = rejected.dims();
-        let matrix = chosen.reshape([c, 1]).repeat_dim(1, r) - rejected.reshape([1, r]).repeat_dim(0, c);
+        let matrix =
+            chosen.reshape([c, 1]).repeat_dim(1, r) - rejected.reshape([1, r]).repeat_dim(0, c);
         let logits = match weights {
             Some(w) => matrix * w,
             None => matrix,
@@ -112,20 +127,37 @@ impl Rpo {
         let desirable = mask_to_host(&input.desirable);
         let logratio = input.policy.clone() - input.reference.clone().detach();
         let rewards = logratio.clone().detach().mul_scalar(self.config.beta);
-        let chosen_index: Vec<i64> = desirable.iter().enumerate().filter(|(_, d)| **d).map(|(i, _)| i as i64).collect();
-        let rejected_index: Vec<i64> = desirable.iter().enumerate().filter(|(_, d)| !**d).map(|(i, _)| i as i64).collect();
+        let chosen_index: Vec<i64> = desirable
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| **d)
+            .map(|(i, _)| i as i64)
+            .collect();
+        let rejected_index: Vec<i64> = desirable
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| !**d)
+            .map(|(i, _)| i as i64)
+            .collect();
         if chosen_index.is_empty() || rejected_index.is_empty() {
             // The official loop skips such batches: a constant 0 with no gradient.
             let zero = logratio.clone().detach().zeros_like().slice([0..1]);
             return Ok(UnpairedOutput {
                 loss: zero.clone(),
-                per_example_loss: logratio.detach().zeros_like().slice([0..chosen_index.len()]),
+                per_example_loss: logratio
+                    .detach()
+                    .zeros_like()
+                    .slice([0..chosen_index.len()]),
                 rewards,
                 extras: BTreeMap::new(),
             });
         }
-        let chosen = logratio.clone().select(0, host_indices(chosen_index.clone(), &logratio));
-        let rejected = logratio.clone().select(0, host_indices(rejected_index.clone(), &logratio));
+        let chosen = logratio
+            .clone()
+            .select(0, host_indices(chosen_index.clone(), &logratio));
+        let rejected = logratio
+            .clone()
+            .select(0, host_indices(rejected_index.clone(), &logratio));
         let weights = input.prompt_embeddings.as_ref().map(|e| {
             let rows = e.clone().select(0, host_indices(chosen_index, e));
             let columns = e.clone().select(0, host_indices(rejected_index, e));
@@ -153,7 +185,8 @@ impl Objective for Rpo {
         if self.config.variant == RpoVariant::Unpaired {
             let (unpaired, slots) = UnpairedLogps::from_pairs(&name, input)?;
             let out = self.compute_unpaired(&unpaired)?;
-            let (chosen_rewards, rejected_rewards) = repair_rewards(&out.rewards, &slots, input.dims());
+            let (chosen_rewards, rejected_rewards) =
+                repair_rewards(&out.rewards, &slots, input.dims());
             return Ok(LossOutput {
                 loss: out.loss,
                 per_example_loss: Some(out.per_example_loss),
@@ -171,7 +204,11 @@ impl Objective for Rpo {
         let chosen = logratio.clone().slice([0..batch]);
         let rejected = logratio.clone().slice([batch..n]);
         let columns = n - batch;
-        let (chosen_rewards, rejected_rewards) = repair_rewards(&logratio.clone().detach().mul_scalar(self.config.beta), &slots, input.dims());
+        let (chosen_rewards, rejected_rewards) = repair_rewards(
+            &logratio.clone().detach().mul_scalar(self.config.beta),
+            &slots,
+            input.dims(),
+        );
         // Which example each rejected column came from.
         let owner: Vec<usize> = {
             let negatives = input.dims().negatives;
@@ -184,10 +221,19 @@ impl Objective for Rpo {
         let per_example = match self.config.variant {
             RpoVariant::Paired => {
                 let weights = input.prompt_embeddings.as_ref().map(|_| {
-                    let e = unpaired.prompt_embeddings.clone().expect("embeddings carried over");
-                    similarity_weights(e.clone().slice([0..batch]), e.slice([batch..n]), self.config.distance_temperature)
+                    let e = unpaired
+                        .prompt_embeddings
+                        .clone()
+                        .expect("embeddings carried over");
+                    similarity_weights(
+                        e.clone().slice([0..batch]),
+                        e.slice([batch..n]),
+                        self.config.distance_temperature,
+                    )
                 });
-                self.contrast(chosen, rejected, weights).mean_dim(1).reshape([batch])
+                self.contrast(chosen, rejected, weights)
+                    .mean_dim(1)
+                    .reshape([batch])
             }
             _ => {
                 if batch < 2 {
@@ -205,7 +251,8 @@ impl Objective for Rpo {
                 let other = own.clone().neg().add_scalar(1.0);
                 let mean_over = |w: Tensor<2>| (pair.clone() * w.clone()).sum_dim(1) / w.sum_dim(1);
                 let gamma = self.config.diagonal_weight;
-                (mean_over(own).mul_scalar(gamma) + mean_over(other).mul_scalar(1.0 - gamma)).reshape([batch])
+                (mean_over(own).mul_scalar(gamma) + mean_over(other).mul_scalar(1.0 - gamma))
+                    .reshape([batch])
             }
         };
         Ok(LossOutput {

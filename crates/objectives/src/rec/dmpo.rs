@@ -39,7 +39,9 @@ impl DmpoConfig {
     /// Validates the configuration.
     pub fn check(&self) -> Result<Dmpo> {
         check_positive("dmpo", "beta", self.beta)?;
-        Ok(Dmpo { config: self.clone() })
+        Ok(Dmpo {
+            config: self.clone(),
+        })
     }
 }
 
@@ -55,11 +57,18 @@ impl Objective for Dmpo {
     }
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {
-        let reference = if self.config.reference_free { Reference::Ignored } else { Reference::Required };
+        let reference = if self.config.reference_free {
+            Reference::Ignored
+        } else {
+            Reference::Required
+        };
         let pairs = Pairs::new("dmpo", input, reference)?;
         let beta = self.config.beta;
         let [batch, _] = pairs.policy_chosen.dims();
-        let chosen = pairs.chosen_logratio().slice([0..batch, 0..1]).reshape([batch]);
+        let chosen = pairs
+            .chosen_logratio()
+            .slice([0..batch, 0..1])
+            .reshape([batch]);
         let z = (chosen - pairs.row_mean(pairs.rejected_logratio())).mul_scalar(beta);
         let per_example = log_sigmoid(z).neg();
         let (chosen_rewards, rejected_rewards) = pairs.rewards(beta, false);
@@ -88,7 +97,10 @@ pub struct DmpoOfficialConfig {
 
 impl Default for DmpoOfficialConfig {
     fn default() -> Self {
-        Self { beta: 0.1, ftx_gamma: 1.0 }
+        Self {
+            beta: 0.1,
+            ftx_gamma: 1.0,
+        }
     }
 }
 
@@ -98,9 +110,16 @@ impl DmpoOfficialConfig {
         let name = "dmpo/official_pairwise";
         check_positive(name, "beta", self.beta)?;
         if !(self.ftx_gamma.is_finite() && self.ftx_gamma >= 0.0) {
-            return Err(invalid(name, "ftx_gamma", self.ftx_gamma, "must be finite and >= 0"));
+            return Err(invalid(
+                name,
+                "ftx_gamma",
+                self.ftx_gamma,
+                "must be finite and >= 0",
+            ));
         }
-        Ok(DmpoOfficial { config: self.clone() })
+        Ok(DmpoOfficial {
+            config: self.clone(),
+        })
     }
 }
 
@@ -123,21 +142,32 @@ impl Objective for DmpoOfficial {
         let mut pair = log_sigmoid(policy_margin.mul_scalar(beta)).neg();
         if self.config.ftx_gamma > 1e-6 {
             let (chosen_len, _) = pair_lengths(&name, input)?;
-            pair = pair + (pairs.policy_chosen.clone().neg() / chosen_len).mul_scalar(self.config.ftx_gamma);
+            pair = pair
+                + (pairs.policy_chosen.clone().neg() / chosen_len)
+                    .mul_scalar(self.config.ftx_gamma);
         }
         let pair = pairs.zero_padding(pair);
         // The code logs rewards against the chosen's reference for both responses.
-        let reference = input.reference_chosen.clone().ok_or_else(|| ObjectiveError::MissingInput {
-            objective: name.clone(),
-            input: "reference_chosen",
-            why: "the official code reports rewards against the chosen reference log-prob",
-        })?;
+        let reference =
+            input
+                .reference_chosen
+                .clone()
+                .ok_or_else(|| ObjectiveError::MissingInput {
+                    objective: name.clone(),
+                    input: "reference_chosen",
+                    why: "the official code reports rewards against the chosen reference log-prob",
+                })?;
         let [batch, negatives] = pairs.policy_chosen.dims();
         let reference = reference.reshape([batch, 1]).repeat_dim(1, negatives);
-        let chosen_rewards = (input.policy_chosen.clone() - reference.clone().slice([0..batch, 0..1]).reshape([batch]))
-            .detach()
-            .mul_scalar(beta);
-        let rejected_rewards = pairs.zero_padding((pairs.policy_rejected.clone() - reference).detach().mul_scalar(beta));
+        let chosen_rewards = (input.policy_chosen.clone()
+            - reference.clone().slice([0..batch, 0..1]).reshape([batch]))
+        .detach()
+        .mul_scalar(beta);
+        let rejected_rewards = pairs.zero_padding(
+            (pairs.policy_rejected.clone() - reference)
+                .detach()
+                .mul_scalar(beta),
+        );
         let loss = match &input.weights {
             Some(_) => batch_mean(pairs.row_mean(pair.clone()), input),
             None => pairs.pair_mean(pair.clone()),

@@ -43,7 +43,9 @@ impl DynamicBetaConfig {
     /// Validates the configuration.
     pub fn check(&self) -> Result<DynamicBeta> {
         check_positive("dynamicpo/dynamic_beta", "beta", self.beta)?;
-        Ok(DynamicBeta { config: self.clone() })
+        Ok(DynamicBeta {
+            config: self.clone(),
+        })
     }
 }
 
@@ -82,13 +84,25 @@ fn highest_cluster(values: &[(usize, f64)]) -> Vec<usize> {
 
 /// Per-negative dynamic β (0 for negatives that are not selected), `[K]` for one prompt.
 fn dynamic_betas(beta: f64, chosen: f64, negatives: &[(usize, f64)], slots: usize) -> Vec<f64> {
-    let mut hard: Vec<usize> = negatives.iter().filter(|v| v.1 >= chosen).map(|v| v.0).collect();
+    let mut hard: Vec<usize> = negatives
+        .iter()
+        .filter(|v| v.1 >= chosen)
+        .map(|v| v.0)
+        .collect();
     if hard.is_empty() {
         hard = highest_cluster(negatives);
     }
-    let easy: Vec<f64> = negatives.iter().filter(|v| !hard.contains(&v.0)).map(|v| v.1).collect();
+    let easy: Vec<f64> = negatives
+        .iter()
+        .filter(|v| !hard.contains(&v.0))
+        .map(|v| v.1)
+        .collect();
     let reference: Vec<f64> = if easy.is_empty() {
-        negatives.iter().filter(|v| hard.contains(&v.0)).map(|v| v.1).collect()
+        negatives
+            .iter()
+            .filter(|v| hard.contains(&v.0))
+            .map(|v| v.1)
+            .collect()
     } else {
         easy
     };
@@ -110,7 +124,11 @@ impl Objective for DynamicBeta {
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {
         let name = self.name();
-        let reference = if self.config.reference_free { Reference::Ignored } else { Reference::Required };
+        let reference = if self.config.reference_free {
+            Reference::Ignored
+        } else {
+            Reference::Required
+        };
         let pairs = Pairs::new(&name, input, reference)?;
         let crate::input::BatchDims { batch, negatives } = pairs.dims;
         let chosen = to_host(&input.policy_chosen);
@@ -132,11 +150,20 @@ impl Objective for DynamicBeta {
             betas.extend(row_betas);
         }
         let weights = host_tensor(selected_weights, [batch, negatives], &pairs.policy_rejected);
-        let z = ((pairs.chosen_logratio() - pairs.rejected_logratio()) * weights).sum_dim(1).reshape([batch]);
+        let z = ((pairs.chosen_logratio() - pairs.rejected_logratio()) * weights)
+            .sum_dim(1)
+            .reshape([batch]);
         let per_example = log_sigmoid(z).neg();
         let (chosen_rewards, rejected_rewards) = pairs.rewards(self.config.beta, false);
         let mut extras = BTreeMap::new();
-        extras.insert("dynamic_betas", Extra::Matrix(host_tensor(betas, [batch, negatives], &pairs.policy_rejected)));
+        extras.insert(
+            "dynamic_betas",
+            Extra::Matrix(host_tensor(
+                betas,
+                [batch, negatives],
+                &pairs.policy_rejected,
+            )),
+        );
         Ok(LossOutput {
             loss: batch_mean(per_example.clone(), input),
             per_example_loss: Some(per_example),
@@ -155,7 +182,14 @@ mod tests {
 
     #[test]
     fn three_means_picks_the_top_group() {
-        let values = [(0, -10.0), (1, -9.5), (2, -5.0), (3, -4.8), (4, -1.0), (5, -1.1)];
+        let values = [
+            (0, -10.0),
+            (1, -9.5),
+            (2, -5.0),
+            (3, -4.8),
+            (4, -1.0),
+            (5, -1.1),
+        ];
         assert_eq!(highest_cluster(&values), vec![4, 5]);
     }
 

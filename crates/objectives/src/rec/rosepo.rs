@@ -52,7 +52,14 @@ impl CdpoConfig {
     /// Validates the configuration.
     pub fn check(&self) -> Result<SmoothedDpo> {
         check_positive("cdpo", "beta", self.beta)?;
-        check_range("cdpo", "label_smoothing", self.label_smoothing, 0.0, 0.5, true)?;
+        check_range(
+            "cdpo",
+            "label_smoothing",
+            self.label_smoothing,
+            0.0,
+            0.5,
+            true,
+        )?;
         Ok(SmoothedDpo {
             beta: self.beta,
             smoothing: Smoothing::Constant(self.label_smoothing),
@@ -99,13 +106,17 @@ impl Objective for SmoothedDpo {
         let pair = match self.smoothing {
             Smoothing::Constant(eps) => smoothed_logistic(z, eps),
             Smoothing::PerPair => {
-                let eps = input.smoothing.clone().ok_or_else(|| ObjectiveError::MissingInput {
-                    objective: name.clone(),
-                    input: "smoothing",
-                    why: "RosePO reads a per-pair smoothing factor (the oracle's output)",
-                })?;
+                let eps = input
+                    .smoothing
+                    .clone()
+                    .ok_or_else(|| ObjectiveError::MissingInput {
+                        objective: name.clone(),
+                        input: "smoothing",
+                        why: "RosePO reads a per-pair smoothing factor (the oracle's output)",
+                    })?;
                 let eps = pairs.zero_padding(eps);
-                log_sigmoid(z.clone()).neg() * eps.clone().neg().add_scalar(1.0) - log_sigmoid(z.neg()) * eps
+                log_sigmoid(z.clone()).neg() * eps.clone().neg().add_scalar(1.0)
+                    - log_sigmoid(z.neg()) * eps
             }
         };
         let pair = pairs.zero_padding(pair);

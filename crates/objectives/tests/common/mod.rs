@@ -12,7 +12,11 @@ pub fn flatten(value: &Value) -> (Vec<usize>, Vec<f64>) {
     match value {
         Value::Array(rows) if rows.first().is_some_and(Value::is_array) => {
             let parts: Vec<(Vec<usize>, Vec<f64>)> = rows.iter().map(flatten).collect();
-            let inner = parts.iter().map(|(s, _)| s.clone()).max_by_key(|s| s.iter().product::<usize>()).unwrap_or_default();
+            let inner = parts
+                .iter()
+                .map(|(s, _)| s.clone())
+                .max_by_key(|s| s.iter().product::<usize>())
+                .unwrap_or_default();
             let mut out = Vec::new();
             for (shape, values) in &parts {
                 let padded = pad_to(shape, values, &inner);
@@ -70,7 +74,10 @@ pub fn ragged(value: &Value) -> (Vec<usize>, Vec<f64>, Vec<bool>) {
     let mut row_lengths = Vec::new();
     lengths(value, &mut row_lengths, 0, leaf_depth);
     let width = *shape.last().unwrap();
-    let mask = row_lengths.iter().flat_map(|&len| (0..width).map(move |t| t < len)).collect();
+    let mask = row_lengths
+        .iter()
+        .flat_map(|&len| (0..width).map(move |t| t < len))
+        .collect();
     (shape, values, mask)
 }
 
@@ -81,11 +88,20 @@ pub fn as_f64(value: &Value) -> f64 {
     }
 }
 
-pub fn tensor<const D: usize>(values: Vec<f64>, shape: [usize; D], device: &Device, dtype: DType) -> Tensor<D> {
+pub fn tensor<const D: usize>(
+    values: Vec<f64>,
+    shape: [usize; D],
+    device: &Device,
+    dtype: DType,
+) -> Tensor<D> {
     Tensor::from_data(TensorData::new(values, shape), (device, dtype))
 }
 
-pub fn mask<const D: usize>(values: Vec<bool>, shape: [usize; D], device: &Device) -> Tensor<D, Bool> {
+pub fn mask<const D: usize>(
+    values: Vec<bool>,
+    shape: [usize; D],
+    device: &Device,
+) -> Tensor<D, Bool> {
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
@@ -100,13 +116,23 @@ pub struct Tolerance {
     pub absolute: f64,
 }
 
-pub const F64_TOLERANCE: Tolerance = Tolerance { relative: 1e-6, absolute: 1e-12 };
-pub const F32_TOLERANCE: Tolerance = Tolerance { relative: 1e-4, absolute: 1e-6 };
+pub const F64_TOLERANCE: Tolerance = Tolerance {
+    relative: 1e-6,
+    absolute: 1e-12,
+};
+pub const F32_TOLERANCE: Tolerance = Tolerance {
+    relative: 1e-4,
+    absolute: 1e-6,
+};
 
 /// `None` when every value agrees, else a description of the worst mismatch.
 pub fn compare(got: &[f64], expected: &[f64], tolerance: Tolerance) -> Option<String> {
     if got.len() != expected.len() {
-        return Some(format!("length {} != expected {}", got.len(), expected.len()));
+        return Some(format!(
+            "length {} != expected {}",
+            got.len(),
+            expected.len()
+        ));
     }
     let mut worst: Option<(usize, f64)> = None;
     for (i, (g, e)) in got.iter().zip(expected).enumerate() {
@@ -115,7 +141,14 @@ pub fn compare(got: &[f64], expected: &[f64], tolerance: Tolerance) -> Option<St
             worst = Some((i, excess));
         }
     }
-    worst.map(|(i, _)| format!("entry {i}: got {} expected {} (|diff| {:.3e})", got[i], expected[i], (got[i] - expected[i]).abs()))
+    worst.map(|(i, _)| {
+        format!(
+            "entry {i}: got {} expected {} (|diff| {:.3e})",
+            got[i],
+            expected[i],
+            (got[i] - expected[i]).abs()
+        )
+    })
 }
 
 use prefopt_objectives::cpo::{CpoConfig, CpoLossType};
@@ -139,14 +172,28 @@ pub fn catalogue() -> Vec<ObjectiveConfig> {
             DpoLossType::Robust | DpoLossType::Aot | DpoLossType::AotUnpaired => 0.2,
             _ => 0.0,
         };
-        all.push(ObjectiveConfig::Dpo(DpoConfig { label_smoothing, ..DpoConfig::new(loss_type) }));
+        all.push(ObjectiveConfig::Dpo(DpoConfig {
+            label_smoothing,
+            ..DpoConfig::new(loss_type)
+        }));
         if loss_type.has_listwise_form() {
-            all.push(ObjectiveConfig::Dpo(DpoConfig { label_smoothing, k_form: KForm::Listwise, ..DpoConfig::new(loss_type) }));
+            all.push(ObjectiveConfig::Dpo(DpoConfig {
+                label_smoothing,
+                k_form: KForm::Listwise,
+                ..DpoConfig::new(loss_type)
+            }));
         }
     }
-    for f_divergence_type in [FDivergenceType::ForwardKl, FDivergenceType::JsDivergence, FDivergenceType::AlphaDivergence] {
+    for f_divergence_type in [
+        FDivergenceType::ForwardKl,
+        FDivergenceType::JsDivergence,
+        FDivergenceType::AlphaDivergence,
+    ] {
         for loss_type in [DpoLossType::Sigmoid, DpoLossType::Ipo] {
-            all.push(ObjectiveConfig::Dpo(DpoConfig { f_divergence_type, ..DpoConfig::new(loss_type) }));
+            all.push(ObjectiveConfig::Dpo(DpoConfig {
+                f_divergence_type,
+                ..DpoConfig::new(loss_type)
+            }));
         }
     }
     all.push(ObjectiveConfig::Dpo(DpoConfig {
@@ -154,36 +201,73 @@ pub fn catalogue() -> Vec<ObjectiveConfig> {
         loss_weights: Some(vec![0.8, 0.2, 1.0]),
         ..DpoConfig::default()
     }));
-    all.push(ObjectiveConfig::Dpo(DpoConfig { use_weighting: true, ..DpoConfig::default() }));
-    all.push(ObjectiveConfig::Dpo(DpoConfig { reference_free: true, ..DpoConfig::default() }));
+    all.push(ObjectiveConfig::Dpo(DpoConfig {
+        use_weighting: true,
+        ..DpoConfig::default()
+    }));
+    all.push(ObjectiveConfig::Dpo(DpoConfig {
+        reference_free: true,
+        ..DpoConfig::default()
+    }));
     for loss_type in [CpoLossType::Sigmoid, CpoLossType::Hinge, CpoLossType::Ipo] {
-        all.push(ObjectiveConfig::Cpo(CpoConfig { loss_type, ..CpoConfig::default() }));
+        all.push(ObjectiveConfig::Cpo(CpoConfig {
+            loss_type,
+            ..CpoConfig::default()
+        }));
     }
     all.push(ObjectiveConfig::Cpo(CpoConfig::simpo(2.0, 0.5)));
-    all.push(ObjectiveConfig::Cpo(CpoConfig { k_form: KForm::Listwise, ..CpoConfig::simpo(2.0, 0.5) }));
+    all.push(ObjectiveConfig::Cpo(CpoConfig {
+        k_form: KForm::Listwise,
+        ..CpoConfig::simpo(2.0, 0.5)
+    }));
     all.push(ObjectiveConfig::Cpo(CpoConfig::alphapo(2.5, 1.0, 0.25)));
     all.push(ObjectiveConfig::Orpo(Default::default()));
     all.push(ObjectiveConfig::Kto(KtoConfig::default()));
-    all.push(ObjectiveConfig::Kto(KtoConfig { loss_type: KtoLossType::ApoZeroUnpaired, ..KtoConfig::default() }));
+    all.push(ObjectiveConfig::Kto(KtoConfig {
+        loss_type: KtoLossType::ApoZeroUnpaired,
+        ..KtoConfig::default()
+    }));
     all.push(ObjectiveConfig::Cdpo(CdpoConfig::default()));
     all.push(ObjectiveConfig::Sdpo(SdpoConfig::default()));
     all.push(ObjectiveConfig::Dmpo(DmpoConfig::default()));
-    all.push(ObjectiveConfig::DmpoOfficialPairwise(DmpoOfficialConfig::default()));
-    all.push(ObjectiveConfig::DynamicpoDynamicBeta(DynamicBetaConfig::default()));
+    all.push(ObjectiveConfig::DmpoOfficialPairwise(
+        DmpoOfficialConfig::default(),
+    ));
+    all.push(ObjectiveConfig::DynamicpoDynamicBeta(
+        DynamicBetaConfig::default(),
+    ));
     all.push(ObjectiveConfig::Rosepo(RosepoConfig::default()));
-    for variant in [RpoVariant::Paired, RpoVariant::Unpaired, RpoVariant::Diagonal] {
-        all.push(ObjectiveConfig::Rpo(RpoConfig { variant, ..RpoConfig::default() }));
+    for variant in [
+        RpoVariant::Paired,
+        RpoVariant::Unpaired,
+        RpoVariant::Diagonal,
+    ] {
+        all.push(ObjectiveConfig::Rpo(RpoConfig {
+            variant,
+            ..RpoConfig::default()
+        }));
     }
     all.push(ObjectiveConfig::Pdpo(PdpoConfig::default()));
-    all.push(ObjectiveConfig::Pdpo(PdpoConfig { loss_type: DpoLossType::Ipo, ..PdpoConfig::default() }));
+    all.push(ObjectiveConfig::Pdpo(PdpoConfig {
+        loss_type: DpoLossType::Ipo,
+        ..PdpoConfig::default()
+    }));
     all.push(ObjectiveConfig::Lipo(LipoConfig::default()));
-    all.push(ObjectiveConfig::Lipo(LipoConfig { list_size_scale: ListSizeScale::PaddedWidth, reduction: LipoReduction::Paper, ..LipoConfig::default() }));
+    all.push(ObjectiveConfig::Lipo(LipoConfig {
+        list_size_scale: ListSizeScale::PaddedWidth,
+        reduction: LipoReduction::Paper,
+        ..LipoConfig::default()
+    }));
     all
 }
 
 /// A short label for a config in test messages.
 pub fn label(config: &ObjectiveConfig) -> String {
-    format!("{} {}", config.name(), serde_json::to_string(config).unwrap())
+    format!(
+        "{} {}",
+        config.name(),
+        serde_json::to_string(config).unwrap()
+    )
 }
 
 /// Values that define a synthetic batch, kept on the host so tests can perturb them.
@@ -232,23 +316,51 @@ impl BatchValues {
     pub fn random(seed: u64, batch: usize, negatives: usize, ragged: bool) -> Self {
         let mut rng = SplitMix(seed);
         let width = 6;
-        let lengths = |n: usize, rng: &mut SplitMix| -> Vec<f64> { (0..n).map(|_| (1.0 + (rng.next_f64() * width as f64).floor()).min(width as f64)).collect() };
+        let lengths = |n: usize, rng: &mut SplitMix| -> Vec<f64> {
+            (0..n)
+                .map(|_| (1.0 + (rng.next_f64() * width as f64).floor()).min(width as f64))
+                .collect()
+        };
         let chosen_lengths = lengths(batch, &mut rng);
         let rejected_lengths = lengths(batch * negatives, &mut rng);
         let tokens = |lens: &[f64], rng: &mut SplitMix| -> Vec<f64> {
-            lens.iter().flat_map(|&l| (0..width).map(|t| if (t as f64) < l { rng.uniform(-3.0, -0.05) } else { 0.0 }).collect::<Vec<_>>()).collect()
+            lens.iter()
+                .flat_map(|&l| {
+                    (0..width)
+                        .map(|t| {
+                            if (t as f64) < l {
+                                rng.uniform(-3.0, -0.05)
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect()
         };
         let chosen_tokens = tokens(&chosen_lengths, &mut rng);
         let rejected_tokens = tokens(&rejected_lengths, &mut rng);
         let sums = |t: &[f64]| -> Vec<f64> { t.chunks(width).map(|c| c.iter().sum()).collect() };
         let policy_chosen = sums(&chosen_tokens);
         let policy_rejected = sums(&rejected_tokens);
-        let around = |base: &[f64], rng: &mut SplitMix| -> Vec<f64> { base.iter().map(|b| b + rng.uniform(-2.0, 2.0)).collect() };
+        let around = |base: &[f64], rng: &mut SplitMix| -> Vec<f64> {
+            base.iter().map(|b| b + rng.uniform(-2.0, 2.0)).collect()
+        };
         let reference_chosen = around(&policy_chosen, &mut rng);
         let reference_rejected = around(&policy_rejected, &mut rng);
-        let chosen_sq: Vec<f64> = chosen_tokens.iter().map(|t| t + rng.uniform(-1.0, 0.0)).collect();
-        let rejected_sq: Vec<f64> = rejected_tokens.iter().map(|t| t + rng.uniform(-1.0, 0.0)).collect();
-        let mask = ragged.then(|| (0..batch * negatives).map(|i| i % negatives == 0 || rng.next_f64() > 0.35).collect());
+        let chosen_sq: Vec<f64> = chosen_tokens
+            .iter()
+            .map(|t| t + rng.uniform(-1.0, 0.0))
+            .collect();
+        let rejected_sq: Vec<f64> = rejected_tokens
+            .iter()
+            .map(|t| t + rng.uniform(-1.0, 0.0))
+            .collect();
+        let mask = ragged.then(|| {
+            (0..batch * negatives)
+                .map(|i| i % negatives == 0 || rng.next_f64() > 0.35)
+                .collect()
+        });
         Self {
             batch,
             negatives,
@@ -259,8 +371,12 @@ impl BatchValues {
             chosen_lengths,
             rejected_lengths,
             mask,
-            smoothing: (0..batch * negatives).map(|_| rng.uniform(0.0, 0.4)).collect(),
-            embeddings: (0..batch * EMBEDDING_DIM).map(|_| rng.uniform(-1.0, 1.0)).collect(),
+            smoothing: (0..batch * negatives)
+                .map(|_| rng.uniform(0.0, 0.4))
+                .collect(),
+            embeddings: (0..batch * EMBEDDING_DIM)
+                .map(|_| rng.uniform(-1.0, 1.0))
+                .collect(),
             user_ids: (0..batch).map(|i| (i % 3) as u64).collect(),
             token_width: width,
             chosen_tokens,
@@ -271,29 +387,69 @@ impl BatchValues {
     }
 
     /// The batch as tensors; `policy` gives the leaves for the policy log-probs.
-    pub fn input(&self, device: &Device, dtype: DType, policy: (Tensor<1>, Tensor<2>)) -> PreferenceLogps {
+    pub fn input(
+        &self,
+        device: &Device,
+        dtype: DType,
+        policy: (Tensor<1>, Tensor<2>),
+    ) -> PreferenceLogps {
         let (b, k, w) = (self.batch, self.negatives, self.token_width);
-        let token_mask = |lens: &[f64]| -> Vec<bool> { lens.iter().flat_map(|&l| (0..w).map(move |t| (t as f64) < l)).collect() };
+        let token_mask = |lens: &[f64]| -> Vec<bool> {
+            lens.iter()
+                .flat_map(|&l| (0..w).map(move |t| (t as f64) < l))
+                .collect()
+        };
         let mut input = PreferenceLogps::new(policy.0.clone(), policy.1)
-            .with_reference(tensor(self.reference_chosen.clone(), [b], device, dtype), tensor(self.reference_rejected.clone(), [b, k], device, dtype))
-            .with_lengths(tensor(self.chosen_lengths.clone(), [b], device, dtype), tensor(self.rejected_lengths.clone(), [b, k], device, dtype))
+            .with_reference(
+                tensor(self.reference_chosen.clone(), [b], device, dtype),
+                tensor(self.reference_rejected.clone(), [b, k], device, dtype),
+            )
+            .with_lengths(
+                tensor(self.chosen_lengths.clone(), [b], device, dtype),
+                tensor(self.rejected_lengths.clone(), [b, k], device, dtype),
+            )
             .with_smoothing(tensor(self.smoothing.clone(), [b, k], device, dtype))
-            .with_prompt_embeddings(tensor(self.embeddings.clone(), [b, EMBEDDING_DIM], device, dtype))
+            .with_prompt_embeddings(tensor(
+                self.embeddings.clone(),
+                [b, EMBEDDING_DIM],
+                device,
+                dtype,
+            ))
             .with_user_ids(self.user_ids.clone())
             .with_tokens(TokenLogps {
                 chosen: tensor(self.chosen_tokens.clone(), [b, w], device, dtype),
                 chosen_mask: mask(token_mask(&self.chosen_lengths), [b, w], device),
                 rejected: tensor(self.rejected_tokens.clone(), [b, k, w], device, dtype),
                 rejected_mask: mask(token_mask(&self.rejected_lengths), [b, k, w], device),
-                chosen_log_sum_sq_probs: Some(tensor(self.chosen_sq.clone(), [b, w], device, dtype)),
-                rejected_log_sum_sq_probs: Some(tensor(self.rejected_sq.clone(), [b, k, w], device, dtype)),
+                chosen_log_sum_sq_probs: Some(tensor(
+                    self.chosen_sq.clone(),
+                    [b, w],
+                    device,
+                    dtype,
+                )),
+                rejected_log_sum_sq_probs: Some(tensor(
+                    self.rejected_sq.clone(),
+                    [b, k, w],
+                    device,
+                    dtype,
+                )),
             })
             .with_chosen_prompt(PromptLogps {
-                sum: tensor(self.chosen_lengths.iter().map(|l| -2.0 * l).collect(), [b], device, dtype),
+                sum: tensor(
+                    self.chosen_lengths.iter().map(|l| -2.0 * l).collect(),
+                    [b],
+                    device,
+                    dtype,
+                ),
                 count: tensor(self.chosen_lengths.clone(), [b], device, dtype),
             })
             .with_kl(KlLogps {
-                policy: tensor(self.policy_chosen.iter().rev().copied().collect(), [b], device, dtype),
+                policy: tensor(
+                    self.policy_chosen.iter().rev().copied().collect(),
+                    [b],
+                    device,
+                    dtype,
+                ),
                 reference: tensor(self.reference_chosen.clone(), [b], device, dtype),
             });
         if let Some(m) = &self.mask {
@@ -305,15 +461,24 @@ impl BatchValues {
     /// Policy leaves on `device` (requiring gradients when it records them).
     pub fn policy_leaves(&self, device: &Device, dtype: DType) -> (Tensor<1>, Tensor<2>) {
         let chosen = tensor(self.policy_chosen.clone(), [self.batch], device, dtype);
-        let rejected = tensor(self.policy_rejected.clone(), [self.batch, self.negatives], device, dtype);
-        if device.is_autodiff() { (chosen.require_grad(), rejected.require_grad()) } else { (chosen, rejected) }
+        let rejected = tensor(
+            self.policy_rejected.clone(),
+            [self.batch, self.negatives],
+            device,
+            dtype,
+        );
+        if device.is_autodiff() {
+            (chosen.require_grad(), rejected.require_grad())
+        } else {
+            (chosen, rejected)
+        }
     }
 }
 
 /// The gradient of a leaf, or zeros when the loss does not depend on it.
 pub fn gradient<const D: usize>(leaf: &Tensor<D>, grads: &burn::tensor::Gradients) -> Vec<f64> {
-    leaf.grad(grads).map_or_else(|| vec![0.0; leaf.dims().iter().product()], |g| host(&g))
+    leaf.grad(grads)
+        .map_or_else(|| vec![0.0; leaf.dims().iter().product()], |g| host(&g))
 }
 
-impl BatchValues {
-}
+impl BatchValues {}
