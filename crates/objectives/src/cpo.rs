@@ -232,7 +232,7 @@ impl Objective for Cpo {
         let nll = if c.cpo_alpha != 0.0 {
             chosen_token_nll(&name, input)?
         } else {
-            per_prompt.zeros_like().slice([0..1])
+            per_prompt.zeros_like().narrow(0, 0, 1)
         };
         let loss = batch_mean(per_prompt.clone(), input) + nll.clone().mul_scalar(c.cpo_alpha);
         let [batch, _] = chosen.dims();

@@ -275,19 +275,19 @@ impl PreferenceLogps {
                 }
             }
         }
-        if let Some(x) = &self.prompt_embeddings {
-            if x.dims()[0] != batch {
-                return Err(shape_error(
-                    "prompt_embeddings",
-                    x.dims().to_vec(),
-                    &format!("[{batch}, E]"),
-                ));
-            }
+        if let Some(x) = &self.prompt_embeddings
+            && x.dims()[0] != batch
+        {
+            return Err(shape_error(
+                "prompt_embeddings",
+                x.dims().to_vec(),
+                &format!("[{batch}, E]"),
+            ));
         }
-        if let Some(ids) = &self.user_ids {
-            if ids.len() != batch {
-                return Err(shape_error("user_ids", vec![ids.len()], &single));
-            }
+        if let Some(ids) = &self.user_ids
+            && ids.len() != batch
+        {
+            return Err(shape_error("user_ids", vec![ids.len()], &single));
         }
         if let Some(x) = &self.list_labels {
             check_dims(
@@ -345,14 +345,14 @@ impl PreferenceLogps {
                 &single,
             )?;
         }
-        if let Some(kl) = &self.kl {
-            if kl.policy.dims() != kl.reference.dims() {
-                return Err(shape_error(
-                    "kl.reference",
-                    kl.reference.dims().to_vec(),
-                    &format!("{:?}", kl.policy.dims()),
-                ));
-            }
+        if let Some(kl) = &self.kl
+            && kl.policy.dims() != kl.reference.dims()
+        {
+            return Err(shape_error(
+                "kl.reference",
+                kl.reference.dims().to_vec(),
+                &format!("{:?}", kl.policy.dims()),
+            ));
         }
         check_finite("policy_chosen", &to_host(&self.policy_chosen), None, 1)?;
         check_finite(

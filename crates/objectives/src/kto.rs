@@ -173,7 +173,7 @@ pub(crate) fn repair_rewards(
     dims: BatchDims,
 ) -> (Tensor<1>, Tensor<2>) {
     let BatchDims { batch, negatives } = dims;
-    let chosen = rewards.clone().slice([0..batch]);
+    let chosen = rewards.clone().narrow(0, 0, batch);
     // Padded slots read the first chosen reward; the mask hides them.
     let indices: Vec<i64> = slots.iter().map(|s| s.unwrap_or(0) as i64).collect();
     let rejected = rewards
@@ -204,7 +204,7 @@ impl Kto {
         }
         let logratio = input.policy.clone() - input.reference.clone().detach();
         let kl = match c.loss_type {
-            KtoLossType::ApoZeroUnpaired => logratio.zeros_like().slice([0..1]),
+            KtoLossType::ApoZeroUnpaired => logratio.zeros_like().narrow(0, 0, 1),
             KtoLossType::Kto => {
                 let (Some(policy), Some(reference)) = (&input.kl_policy, &input.kl_reference)
                 else {

@@ -74,7 +74,7 @@ impl LossOutput {
         let [batch, negatives] = self.rejected_rewards.dims();
         let mask = self.rejected_mask.as_ref().map(mask_to_host);
         let (mut accuracy, mut margin, mut rejected_mean) = (0.0, 0.0, 0.0);
-        for i in 0..batch {
+        for (i, &chosen_reward) in chosen.iter().enumerate().take(batch) {
             let (mut acc, mut mar, mut rej, mut count) = (0.0, 0.0, 0.0, 0.0);
             for k in 0..negatives {
                 let index = i * negatives + k;
@@ -82,8 +82,8 @@ impl LossOutput {
                     continue;
                 }
                 let r = rejected[index];
-                acc += f64::from(u8::from(chosen[i] > r));
-                mar += chosen[i] - r;
+                acc += f64::from(u8::from(chosen_reward > r));
+                mar += chosen_reward - r;
                 rej += r;
                 count += 1.0;
             }

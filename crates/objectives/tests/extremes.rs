@@ -9,7 +9,7 @@ use prefopt_objectives::ObjectiveConfig;
 
 fn extreme(values: &mut BatchValues, pattern: usize, non_positive: bool) {
     let pick = |i: usize, shift: usize| -> f64 {
-        let v: f64 = if (i + shift + pattern) % 3 == 0 {
+        let v: f64 = if (i + shift + pattern).is_multiple_of(3) {
             1e4
         } else {
             -1e4

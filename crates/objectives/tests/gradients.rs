@@ -77,8 +77,8 @@ fn autodiff_gradients_match_central_differences() {
                 failures.push(format!("{}: d/d {name}[{index}]: autodiff {autodiff:.10e}, finite difference {numeric:.10e}", label(&config)));
             }
         };
-        for i in 0..values.batch {
-            check("policy_chosen", i, chosen_grad[i], &|v, h| {
+        for (i, &autodiff) in chosen_grad.iter().enumerate() {
+            check("policy_chosen", i, autodiff, &|v, h| {
                 if through_reference {
                     v.reference_chosen[i] += h
                 } else {

@@ -141,13 +141,13 @@ impl Rpo {
             .collect();
         if chosen_index.is_empty() || rejected_index.is_empty() {
             // The official loop skips such batches: a constant 0 with no gradient.
-            let zero = logratio.clone().detach().zeros_like().slice([0..1]);
+            let zero = logratio.clone().detach().zeros_like().narrow(0, 0, 1);
             return Ok(UnpairedOutput {
                 loss: zero.clone(),
                 per_example_loss: logratio
                     .detach()
                     .zeros_like()
-                    .slice([0..chosen_index.len()]),
+                    .narrow(0, 0, chosen_index.len()),
                 rewards,
                 extras: BTreeMap::new(),
             });
@@ -201,8 +201,8 @@ impl Objective for Rpo {
         let BatchDims { batch, .. } = input.dims();
         let logratio = unpaired.policy.clone() - unpaired.reference.clone();
         let [n] = logratio.dims();
-        let chosen = logratio.clone().slice([0..batch]);
-        let rejected = logratio.clone().slice([batch..n]);
+        let chosen = logratio.clone().narrow(0, 0, batch);
+        let rejected = logratio.clone().narrow(0, batch, n - batch);
         let columns = n - batch;
         let (chosen_rewards, rejected_rewards) = repair_rewards(
             &logratio.clone().detach().mul_scalar(self.config.beta),
@@ -226,8 +226,8 @@ impl Objective for Rpo {
                         .clone()
                         .expect("embeddings carried over");
                     similarity_weights(
-                        e.clone().slice([0..batch]),
-                        e.slice([batch..n]),
+                        e.clone().narrow(0, 0, batch),
+                        e.narrow(0, batch, n - batch),
                         self.config.distance_temperature,
                     )
                 });

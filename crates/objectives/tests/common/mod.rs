@@ -137,7 +137,9 @@ pub fn compare(got: &[f64], expected: &[f64], tolerance: Tolerance) -> Option<St
     let mut worst: Option<(usize, f64)> = None;
     for (i, (g, e)) in got.iter().zip(expected).enumerate() {
         let excess = (g - e).abs() - (tolerance.absolute + tolerance.relative * e.abs());
-        if !(excess <= 0.0) && worst.is_none_or(|(_, w)| excess > w || excess.is_nan()) {
+        if (excess > 0.0 || excess.is_nan())
+            && worst.is_none_or(|(_, w)| excess > w || excess.is_nan())
+        {
             worst = Some((i, excess));
         }
     }
