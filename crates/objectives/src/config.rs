@@ -55,6 +55,43 @@ pub enum ObjectiveConfig {
     Lipo(LipoConfig),
 }
 
+/// One name per objective (and per TRL DPO loss type), each parsed by
+/// [`ObjectiveConfig::from_name`] to its default configuration: the sweep the demo and the W1
+/// benchmark run.
+pub const LOSS_NAMES: [&str; 31] = [
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sft",
+    "sigmoid_norm",
+    "sigmoid+bco_pair+sft",
+    "cdpo",
+    "cpo",
+    "simpo",
+    "alphapo",
+    "orpo",
+    "kto",
+    "apo_zero_unpaired",
+    "sdpo",
+    "dmpo",
+    "dmpo/official_pairwise",
+    "dynamicpo/dynamic_beta",
+    "rosepo",
+    "rpo/paired",
+    "pdpo",
+    "lipo",
+];
+
 const KNOWN_NAMES: &str = "TRL loss types (sigmoid, hinge, ipo, exo_pair, nca_pair, robust, bco_pair, sppo_hard, aot, aot_unpaired, apo_zero, apo_down, discopop, sft, sigmoid_norm, joined with `+` or `,` for combinations), dpo/<type>, cpo, cpo/cpo_sigmoid, cpo/cpo_hinge, cpo/cpo_ipo, simpo, alphapo, orpo, kto, apo_zero_unpaired, cdpo, sdpo, dmpo, dmpo/official_pairwise, dmpo/dynamicpo, dynamicpo/dynamic_beta, rosepo, rpo/paired, rpo/unpaired, rpo/diagonal, pdpo/<type>, lipo, lipo/lambda";
 
 impl ObjectiveConfig {

@@ -52,7 +52,7 @@ mod pairs;
 pub mod personal;
 pub mod rec;
 
-pub use config::ObjectiveConfig;
+pub use config::{LOSS_NAMES, ObjectiveConfig};
 pub use error::{ObjectiveError, Result};
 pub use input::{BatchDims, KlLogps, PreferenceLogps, PromptLogps, TokenLogps};
 pub use objective::Objective;

@@ -9,7 +9,7 @@ use std::time::Instant;
 use burn::tensor::{DType, Device};
 use clap::Parser;
 use prefopt_experiments::synthetic::{SyntheticSpec, generate};
-use prefopt_objectives::ObjectiveConfig;
+use prefopt_objectives::{LOSS_NAMES, ObjectiveConfig};
 
 /// Evaluate every preference loss on a generated batch of log-probs.
 #[derive(Parser, Debug)]
@@ -32,46 +32,12 @@ struct Args {
     losses: Vec<String>,
 }
 
-const ALL: [&str; 31] = [
-    "sigmoid",
-    "hinge",
-    "ipo",
-    "exo_pair",
-    "nca_pair",
-    "robust",
-    "bco_pair",
-    "sppo_hard",
-    "aot",
-    "aot_unpaired",
-    "apo_zero",
-    "apo_down",
-    "discopop",
-    "sft",
-    "sigmoid_norm",
-    "sigmoid+bco_pair+sft",
-    "cdpo",
-    "cpo",
-    "simpo",
-    "alphapo",
-    "orpo",
-    "kto",
-    "apo_zero_unpaired",
-    "sdpo",
-    "dmpo",
-    "dmpo/official_pairwise",
-    "dynamicpo/dynamic_beta",
-    "rosepo",
-    "rpo/paired",
-    "pdpo",
-    "lipo",
-];
-
 fn run(args: &Args) -> Result<(), String> {
     if args.batch == 0 || args.negatives == 0 {
         return Err("--batch and --negatives must be at least 1".into());
     }
     let names: Vec<String> = if args.losses.is_empty() {
-        ALL.iter().map(|s| s.to_string()).collect()
+        LOSS_NAMES.iter().map(|s| s.to_string()).collect()
     } else {
         args.losses.clone()
     };
