@@ -233,47 +233,20 @@ impl PreferenceLogps {
                 reason: "reference log-probs must be given for both chosen and rejected".into(),
             });
         }
-        let mask = match &self.rejected_mask {
-            Some(mask) => {
-                check_dims("rejected_mask", &mask.dims(), &[batch, negatives], &pair)?;
-                let values = mask_to_host(mask);
-                if let Some(row) = values
-                    .chunks(negatives)
-                    .position(|row| !row.iter().any(|&v| v))
-                {
-                    return Err(ObjectiveError::InvalidValue {
-                        input: "rejected_mask",
-                        position: format!("row {row}"),
-                        reason: "every prompt needs at least one valid negative (K = 0)".into(),
-                    });
-                }
-                Some(values)
-            }
-            None => None,
-        };
+        if let Some(mask) = &self.rejected_mask {
+            check_dims("rejected_mask", &mask.dims(), &[batch, negatives], &pair)?;
+        }
         if let Some(x) = &self.chosen_lengths {
             check_dims("chosen_lengths", &x.dims(), &[batch], &single)?;
-            check_lengths("chosen_lengths", &to_host(x), None)?;
         }
         if let Some(x) = &self.rejected_lengths {
             check_dims("rejected_lengths", &x.dims(), &[batch, negatives], &pair)?;
-            check_lengths("rejected_lengths", &to_host(x), mask.as_deref())?;
         }
         if let Some(x) = &self.weights {
             check_dims("weights", &x.dims(), &[batch], &single)?;
         }
         if let Some(x) = &self.smoothing {
             check_dims("smoothing", &x.dims(), &[batch, negatives], &pair)?;
-            let values = to_host(x);
-            for (index, &eps) in values.iter().enumerate() {
-                if is_valid(mask.as_deref(), index) && !(0.0..=0.5).contains(&eps) {
-                    return Err(ObjectiveError::InvalidValue {
-                        input: "smoothing",
-                        position: position(index, negatives),
-                        reason: format!("label smoothing {eps} is outside [0, 0.5]"),
-                    });
-                }
-            }
         }
         if let Some(x) = &self.prompt_embeddings
             && x.dims()[0] != batch
@@ -354,6 +327,108 @@ impl PreferenceLogps {
                 &format!("{:?}", kl.policy.dims()),
             ));
         }
+        // One device-side reduction answers "is anything invalid?" with a single read-back; the
+        // host scan that names the input and position runs only when it is.
+        if self.any_invalid_value() {
+            self.locate_invalid_value(dims)?;
+        }
+        Ok(dims)
+    }
+
+    /// True when a value a loss reads is invalid: a prompt without a valid negative, a
+    /// non-finite log-prob, weight, embedding or label, a negative length, or smoothing outside
+    /// [0, 0.5]. Masked slots are ignored. Computed on the device, read back once.
+    fn any_invalid_value(&self) -> bool {
+        let mask = self.rejected_mask.as_ref();
+        let valid = |bad: Tensor<2, Bool>| match mask {
+            Some(m) => bad.bool_and(m.clone()),
+            None => bad,
+        };
+        let non_finite_1 = |x: &Tensor<1>| x.clone().is_finite().bool_not().any();
+        let non_finite_2 = |x: &Tensor<2>| x.clone().is_finite().bool_not().any();
+        let mut flags = vec![
+            non_finite_1(&self.policy_chosen),
+            valid(self.policy_rejected.clone().is_finite().bool_not()).any(),
+        ];
+        if let Some(m) = mask {
+            flags.push(m.clone().any_dim(1).bool_not().any());
+        }
+        if let Some(x) = &self.reference_chosen {
+            flags.push(non_finite_1(x));
+        }
+        if let Some(x) = &self.reference_rejected {
+            flags.push(valid(x.clone().is_finite().bool_not()).any());
+        }
+        if let Some(x) = &self.chosen_lengths {
+            flags.push(
+                x.clone()
+                    .lower_elem(0.0)
+                    .bool_or(x.clone().is_finite().bool_not())
+                    .any(),
+            );
+        }
+        if let Some(x) = &self.rejected_lengths {
+            flags.push(
+                valid(
+                    x.clone()
+                        .lower_elem(0.0)
+                        .bool_or(x.clone().is_finite().bool_not()),
+                )
+                .any(),
+            );
+        }
+        if let Some(x) = &self.smoothing {
+            let outside = x
+                .clone()
+                .lower_elem(0.0)
+                .bool_or(x.clone().greater_elem(0.5));
+            flags.push(valid(outside.bool_or(x.clone().is_finite().bool_not())).any());
+        }
+        if let Some(x) = &self.weights {
+            flags.push(non_finite_1(x));
+        }
+        if let Some(x) = &self.prompt_embeddings {
+            flags.push(non_finite_2(x));
+        }
+        if let Some(x) = &self.list_labels {
+            flags.push(non_finite_2(x));
+        }
+        Tensor::cat(flags, 0).any().into_scalar::<bool>()
+    }
+
+    /// The host scan behind [`Self::any_invalid_value`]: the first invalid value, with the
+    /// input's name and its row (and column).
+    fn locate_invalid_value(&self, dims: BatchDims) -> Result<()> {
+        let BatchDims { negatives, .. } = dims;
+        let mask = self.rejected_mask.as_ref().map(mask_to_host);
+        if let Some(values) = &mask
+            && let Some(row) = values
+                .chunks(negatives)
+                .position(|row| !row.iter().any(|&v| v))
+        {
+            return Err(ObjectiveError::InvalidValue {
+                input: "rejected_mask",
+                position: format!("row {row}"),
+                reason: "every prompt needs at least one valid negative (K = 0)".into(),
+            });
+        }
+        if let Some(x) = &self.chosen_lengths {
+            check_lengths("chosen_lengths", &to_host(x), None)?;
+        }
+        if let Some(x) = &self.rejected_lengths {
+            check_lengths("rejected_lengths", &to_host(x), mask.as_deref())?;
+        }
+        if let Some(x) = &self.smoothing {
+            for (index, &eps) in to_host(x).iter().enumerate() {
+                if is_valid(mask.as_deref(), index) && !(0.0..=0.5).contains(&eps) {
+                    return Err(ObjectiveError::InvalidValue {
+                        input: "smoothing",
+                        position: position(index, negatives),
+                        reason: format!("label smoothing {eps} is outside [0, 0.5]"),
+                    });
+                }
+            }
+        }
         check_finite("policy_chosen", &to_host(&self.policy_chosen), None, 1)?;
         check_finite(
             "policy_rejected",
@@ -381,7 +456,7 @@ impl PreferenceLogps {
         if let Some(x) = &self.list_labels {
             check_finite("list_labels", &to_host(x), None, negatives + 1)?;
         }
-        Ok(dims)
+        Ok(())
     }
 }
 
