@@ -1,6 +1,37 @@
 //! # prefopt-data
 //!
-//! Will hold: Parquet preference datasets (arrow/parquet, streamed in record batches), converters
-//! from interaction logs (MovieLens, Amazon, LastFM, Goodreads) to sequential-recommendation
-//! preference data, seeded negative samplers, and synthetic generators with known ground truth.
-//! It depends on arrow, parquet and rand only: no ML framework.
+//! Preference data for DPO-family training, with no ML framework dependency:
+//!
+//! - [`schema`]: the on-disk preference schema (DESIGN.md §2) and [`PreferenceRecord`];
+//! - [`parquet_io`]: streaming Parquet reads (one file or a folder of part files, TRL's pairwise
+//!   files unchanged) with row validation, and atomic writes;
+//! - [`logs`] and [`convert`]: interaction logs (MovieLens, Amazon, LastFM, Goodreads, generic
+//!   CSV/Parquet) to sequential-recommendation preference data as S-DPO, DMPO and RosePO build it;
+//! - [`samplers`]: seeded negative samplers behind one trait;
+//! - [`synthetic`]: generators with known ground truth.
+//!
+//! ```no_run
+//! use prefopt_data::{PreferenceDataset, ReadOptions};
+//!
+//! let dataset = PreferenceDataset::open("datasets/synthetic-rec/train.parquet")?;
+//! for batch in dataset.reader(ReadOptions::default()) {
+//!     for record in batch? {
+//!         println!("{} -> {} (vs {} rejected)", record.prompt, record.chosen, record.rejected.len());
+//!     }
+//! }
+//! # Ok::<(), prefopt_data::DataError>(())
+//! ```
+
+pub mod error;
+pub mod parquet_io;
+pub mod schema;
+pub mod validate;
+
+pub use error::{DataError, Result};
+pub use parquet_io::{
+    Codec, InvalidRows, PreferenceDataset, PreferenceReader, PreferenceWriter, ReadOptions,
+    ReadReport, WriteOptions,
+};
+pub use schema::{Columns, ItemId, PreferenceRecord};
+pub mod logs;
+pub mod samplers;

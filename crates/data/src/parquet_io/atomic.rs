@@ -1,0 +1,72 @@
+//! Atomic file creation: write to a hidden temporary file beside the target, then rename.
+//!
+//! A rename within one directory is atomic on POSIX file systems, so a reader sees either the old
+//! file, or no file, or the complete new one — never a truncated Parquet file that happens to end
+//! in a valid footer. An interrupted or failed write leaves at most the temporary file, which the
+//! guard deletes when it is dropped without being committed.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{DataError, Result};
+
+/// A temporary file that becomes `target` on [`AtomicFile::commit`].
+#[derive(Debug)]
+pub struct AtomicFile {
+    target: PathBuf,
+    temporary: PathBuf,
+    committed: bool,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file (and the target's parent folders) and returns it with its guard.
+    pub fn create(target: &Path) -> Result<(Self, File)> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let parent = match target.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| DataError::io(&parent, e))?;
+        let name = target
+            .file_name()
+            .ok_or_else(|| {
+                DataError::parameter("output", format!("{target:?} is not a file path"))
+            })?
+            .to_string_lossy();
+        let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let temporary = parent.join(format!(".{name}.{}-{unique}.tmp", std::process::id()));
+        let file = File::create(&temporary).map_err(|e| DataError::io(&temporary, e))?;
+        let guard = Self {
+            target: target.to_path_buf(),
+            temporary,
+            committed: false,
+        };
+        Ok((guard, file))
+    }
+
+    /// The final path.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Flushes `file` to disk and renames it over the target.
+    pub fn commit(mut self, file: File) -> Result<()> {
+        file.sync_all()
+            .map_err(|e| DataError::io(&self.temporary, e))?;
+        drop(file);
+        std::fs::rename(&self.temporary, &self.target)
+            .map_err(|e| DataError::io(&self.target, e))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Best effort: the file may not exist if creation itself failed half-way.
+            let _ = std::fs::remove_file(&self.temporary);
+        }
+    }
+}
