@@ -33,5 +33,7 @@ pub use parquet_io::{
     ReadReport, WriteOptions,
 };
 pub use schema::{Columns, ItemId, PreferenceRecord};
+pub mod convert;
 pub mod logs;
+pub mod progress;
 pub mod samplers;
