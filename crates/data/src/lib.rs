@@ -37,3 +37,4 @@ pub mod convert;
 pub mod logs;
 pub mod progress;
 pub mod samplers;
+pub mod synthetic;

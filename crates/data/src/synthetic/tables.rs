@@ -1,0 +1,43 @@
+//! Small ground-truth tables written next to synthetic datasets.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Builder, Int64Array, ListBuilder};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+
+use crate::error::{DataError, Result};
+use crate::parquet_io::{ParquetSink, WriteOptions};
+
+/// Writes `id_column: int64` and `vector_column: list<float64>` rows (one vector per id).
+pub fn write_vectors(
+    path: &Path,
+    id_column: &str,
+    vector_column: &str,
+    vectors: &[Vec<f64>],
+    options: &WriteOptions,
+) -> Result<()> {
+    let mut list = ListBuilder::new(Float64Builder::new());
+    for vector in vectors {
+        list.values().append_slice(vector);
+        list.append(true);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(0..vectors.len() as i64)),
+        Arc::new(list.finish()),
+    ];
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(id_column, DataType::Int64, false),
+        Field::new(
+            vector_column,
+            crate::schema::list_of(DataType::Float64),
+            false,
+        ),
+    ]));
+    let batch =
+        RecordBatch::try_new(schema.clone(), columns).map_err(|e| DataError::arrow(path, e))?;
+    let mut sink = ParquetSink::create(path, schema, options)?;
+    sink.write(&batch)?;
+    sink.finish().map(|_| ())
+}
