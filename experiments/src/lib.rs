@@ -5,4 +5,5 @@
 //! objective of `prefopt-objectives` on a generated batch of log-probs and prints a table, and
 //! the synthetic batch generator it uses.
 
+pub mod data_cli;
 pub mod synthetic;

@@ -34,6 +34,7 @@ pub use parquet_io::{
 };
 pub use schema::{Columns, ItemId, PreferenceRecord};
 pub mod convert;
+pub mod inspect;
 pub mod logs;
 pub mod progress;
 pub mod samplers;
