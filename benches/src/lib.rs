@@ -1,9 +1,12 @@
 //! # prefopt-benches
 //!
 //! Criterion benchmarks, one bench target per workload of DESIGN.md §7:
-//! `w1` (every loss, forward + backward, B = 64, K ∈ {1, 20}, flex); `w2`…`w4` are added by the
-//! issues that build those workloads. Run one with
+//! `w1` (every loss, forward + backward, B = 64, K ∈ {1, 20}, flex); `w3` (interaction log →
+//! preference Parquet with 19 popularity negatives, read back, beside a Polars peer; sampler
+//! throughput); `w2` and `w4` are added by the issues that build those workloads. Run one with
 //! `cargo bench --profile dev --workspace --bench w1` (see `docs/benchmarks.md`).
+
+pub mod w3;
 
 /// The losses W1 times: every objective of prefopt-objectives under its canonical name.
 pub use prefopt_objectives::LOSS_NAMES as W1_LOSSES;

@@ -338,3 +338,32 @@ fn example_streams_are_reproducible_and_independent() {
     assert_ne!(a, c);
     assert_ne!(a, d);
 }
+
+#[test]
+fn semantic_cluster_index_is_exact() {
+    let (n, d) = (3000, 16);
+    let mut rng = example_rng(8, 8);
+    let embeddings: Vec<f32> = (0..n * d)
+        .map(|_| rand::RngExt::random::<f32>(&mut rng) - 0.5)
+        .collect();
+    let brute = SemanticNeighbourSampler::new(&embeddings, d)
+        .unwrap()
+        .with_index_threshold(usize::MAX)
+        .with_cache_width(1);
+    let indexed = SemanticNeighbourSampler::new(&embeddings, d)
+        .unwrap()
+        .with_index_threshold(0)
+        .with_cache_width(1);
+    for positive in (0..n as ItemId).step_by(97) {
+        let history: Vec<ItemId> = (0..8)
+            .map(|i| (positive * 31 + i * 7) % n as ItemId)
+            .filter(|&h| h != positive)
+            .collect();
+        for count in [1, 10, 40] {
+            let request = SampleRequest::new(positive, &history, count);
+            let want = brute.sample(&request, &mut example_rng(0, 0)).unwrap();
+            let got = indexed.sample(&request, &mut example_rng(0, 0)).unwrap();
+            assert_eq!(got, want, "positive {positive}, count {count}");
+        }
+    }
+}
