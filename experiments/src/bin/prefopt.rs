@@ -29,7 +29,7 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum DataCommand {
     /// Convert an interaction log to train/valid/test preference Parquet files.
-    Convert(ConvertArgs),
+    Convert(Box<ConvertArgs>),
     /// Print a dataset's schema, row count and statistics, validating every row.
     Inspect(InspectArgs),
     /// Write a synthetic dataset with known ground truth.

@@ -4,20 +4,15 @@ use super::sequences::UserSequence;
 use crate::error::{DataError, Result};
 
 /// How examples are divided.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Split {
     /// Each user's last interaction is the test target, the one before the validation target,
     /// all earlier ones are training targets (the SASRec/BERT4Rec protocol; the default).
+    #[default]
     LeaveLastOut,
     /// All examples ordered by their target's time and cut at the `train` and `train + valid`
     /// fractions (the chronological 8:1:1 split LLaRA and S-DPO use).
     Chronological { train: f64, valid: f64 },
-}
-
-impl Default for Split {
-    fn default() -> Self {
-        Self::LeaveLastOut
-    }
 }
 
 impl std::str::FromStr for Split {

@@ -312,11 +312,11 @@ impl Iterator for PreferenceReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if self.current.is_none() {
-                if let Err(error) = self.open_next()? {
-                    self.next_file = self.files.len();
-                    return Some(Err(error));
-                }
+            if self.current.is_none()
+                && let Err(error) = self.open_next()?
+            {
+                self.next_file = self.files.len();
+                return Some(Err(error));
             }
             let cursor = self.current.as_mut().expect("opened above");
             match cursor.reader.next() {

@@ -106,7 +106,7 @@ fn nearest(centroids: &[f32], dim: usize, x: &[f32]) -> usize {
 impl SemanticNeighbourSampler {
     /// `embeddings` holds `num_items × dim` values, row-major.
     pub fn new(embeddings: &[f32], dim: usize) -> Result<Self> {
-        if dim == 0 || embeddings.len() % dim != 0 {
+        if dim == 0 || !embeddings.len().is_multiple_of(dim) {
             return Err(DataError::parameter(
                 "embeddings",
                 format!(
@@ -203,11 +203,11 @@ impl SemanticNeighbourSampler {
         bounds.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut scored: Vec<(f32, ItemId)> = Vec::new();
         // The k-th best score so far (a min-heap of the best `count` scores).
-        let mut best = std::collections::BinaryHeap::new();
+        let mut best: std::collections::BinaryHeap<std::cmp::Reverse<OrderedScore>> =
+            std::collections::BinaryHeap::new();
         for (bound, cluster) in bounds {
             if best.len() == count
-                && let Some(std::cmp::Reverse(kth)) =
-                    best.peek().map(|r: &std::cmp::Reverse<OrderedScore>| *r)
+                && let Some(std::cmp::Reverse(kth)) = best.peek().copied()
                 && bound < kth.0
             {
                 break;
