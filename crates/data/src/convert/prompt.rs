@@ -8,6 +8,17 @@ use crate::error::{DataError, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromptTemplate {
     text: String,
+    /// The template cut at its placeholders, parsed once so rendering is a single pass.
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Text(String),
+    History,
+    Candidates,
+    NumCandidates,
+    NumHistory,
 }
 
 /// S-DPO's prompt shape (history, then "choose from the following N ...", ending in "Answer: "),
@@ -20,9 +31,7 @@ const PLACEHOLDERS: [&str; 4] = ["history", "candidates", "num_candidates", "num
 
 impl Default for PromptTemplate {
     fn default() -> Self {
-        Self {
-            text: DEFAULT_TEMPLATE.to_string(),
-        }
+        Self::new(DEFAULT_TEMPLATE).expect("the default template is valid")
     }
 }
 
@@ -30,31 +39,43 @@ impl PromptTemplate {
     /// Parses a template, checking its placeholders.
     pub fn new(text: impl Into<String>) -> Result<Self> {
         let text = text.into();
+        let mut segments = Vec::new();
         let mut rest = text.as_str();
         while let Some(open) = rest.find('{') {
             let after = &rest[open + 1..];
             let close = after.find('}').ok_or_else(|| {
                 DataError::parameter("template", format!("unclosed `{{` in `{text}`"))
             })?;
-            let name = &after[..close];
-            if !PLACEHOLDERS.contains(&name) {
-                return Err(DataError::parameter(
-                    "template",
-                    format!(
-                        "unknown placeholder `{{{name}}}`; known: {}",
-                        PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")
-                    ),
-                ));
+            if open > 0 {
+                segments.push(Segment::Text(rest[..open].to_string()));
             }
+            segments.push(match &after[..close] {
+                "history" => Segment::History,
+                "candidates" => Segment::Candidates,
+                "num_candidates" => Segment::NumCandidates,
+                "num_history" => Segment::NumHistory,
+                name => {
+                    return Err(DataError::parameter(
+                        "template",
+                        format!(
+                            "unknown placeholder `{{{name}}}`; known: {}",
+                            PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")
+                        ),
+                    ));
+                }
+            });
             rest = &after[close + 1..];
         }
-        if !text.contains("{candidates}") {
+        if !rest.is_empty() {
+            segments.push(Segment::Text(rest.to_string()));
+        }
+        if !segments.contains(&Segment::Candidates) {
             return Err(DataError::parameter(
                 "template",
                 "the template must show the candidates: add `{candidates}`",
             ));
         }
-        Ok(Self { text })
+        Ok(Self { text, segments })
     }
 
     pub fn text(&self) -> &str {
@@ -63,11 +84,29 @@ impl PromptTemplate {
 
     /// Fills the placeholders.
     pub fn render(&self, history: &[&str], candidates: &[&str]) -> String {
-        self.text
-            .replace("{history}", &history.join(", "))
-            .replace("{candidates}", &candidates.join(", "))
-            .replace("{num_candidates}", &candidates.len().to_string())
-            .replace("{num_history}", &history.len().to_string())
+        use std::fmt::Write;
+        let joined = |titles: &[&str]| titles.iter().map(|t| t.len() + 2).sum::<usize>();
+        let mut out = String::with_capacity(self.text.len() + joined(history) + joined(candidates));
+        let join = |out: &mut String, titles: &[&str]| {
+            for (i, title) in titles.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(title);
+            }
+        };
+        for segment in &self.segments {
+            match segment {
+                Segment::Text(text) => out.push_str(text),
+                Segment::History => join(&mut out, history),
+                Segment::Candidates => join(&mut out, candidates),
+                Segment::NumCandidates => {
+                    write!(out, "{}", candidates.len()).expect("String write")
+                }
+                Segment::NumHistory => write!(out, "{}", history.len()).expect("String write"),
+            }
+        }
+        out
     }
 }
 

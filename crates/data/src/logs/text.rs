@@ -81,40 +81,18 @@ pub fn for_each_row(
             }
             Ok(())
         }
-        Separator::Plain(_) | Separator::DoubleColon => {
-            let mut reader = open_text(path)?;
-            let mut buffer = Vec::with_capacity(256);
-            let mut line = 0u64;
-            loop {
-                buffer.clear();
-                let read = reader
-                    .read_until(b'\n', &mut buffer)
-                    .map_err(|e| DataError::io(path, e))?;
-                if read == 0 {
-                    break;
-                }
-                line += 1;
-                while matches!(buffer.last(), Some(b'\n' | b'\r')) {
-                    buffer.pop();
-                }
-                if buffer.is_empty() {
-                    continue;
-                }
-                let text = decode(&buffer);
-                let fields: Vec<Cow<'_, str>> = match separator {
-                    Separator::Plain(byte) => {
-                        text.split(char::from(byte)).map(Cow::Borrowed).collect()
-                    }
-                    _ => text.split("::").map(Cow::Borrowed).collect(),
-                };
-                if line == 1 && header {
-                    on_header(&fields)?;
-                } else {
-                    row(line, &fields)?;
-                }
+        Separator::Plain(_) | Separator::DoubleColon => for_each_line(path, |line, bytes| {
+            let text = decode(bytes);
+            let fields: Vec<Cow<'_, str>> = match separator {
+                Separator::Plain(byte) => text.split(char::from(byte)).map(Cow::Borrowed).collect(),
+                _ => text.split("::").map(Cow::Borrowed).collect(),
+            };
+            if line == 1 && header {
+                on_header(&fields)
+            } else {
+                row(line, &fields)
             }
-            Ok(())
-        }
+        }),
     }
 }
 
@@ -123,6 +101,25 @@ pub fn for_each_json_line(
     path: &Path,
     mut row: impl FnMut(u64, serde_json::Value) -> Result<()>,
 ) -> Result<()> {
+    for_each_line(path, |line, buffer| {
+        if buffer.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        let value: serde_json::Value = serde_json::from_slice(buffer).map_err(|e| {
+            let hint = if buffer.first() == Some(&b'{') && buffer.get(1) == Some(&b'\'') {
+                " (this looks like a Python dict literal, as in the 2014 Amazon metadata dumps: \
+                 convert it to JSON lines first)"
+            } else {
+                ""
+            };
+            DataError::parse(path, line, "json", format!("{e}{hint}"))
+        })?;
+        row(line, value)
+    })
+}
+
+/// Calls `each(line, bytes)` for every non-empty line (1-based numbers, line ends removed).
+fn for_each_line(path: &Path, mut each: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
     let mut reader = open_text(path)?;
     let mut buffer = Vec::with_capacity(1024);
     let mut line = 0u64;
@@ -132,24 +129,16 @@ pub fn for_each_json_line(
             .read_until(b'\n', &mut buffer)
             .map_err(|e| DataError::io(path, e))?;
         if read == 0 {
-            break;
+            return Ok(());
         }
         line += 1;
-        if buffer.iter().all(u8::is_ascii_whitespace) {
-            continue;
+        while matches!(buffer.last(), Some(b'\n' | b'\r')) {
+            buffer.pop();
         }
-        let value: serde_json::Value = serde_json::from_slice(&buffer).map_err(|e| {
-            let hint = if buffer.first() == Some(&b'{') && buffer.get(1) == Some(&b'\'') {
-                " (this looks like a Python dict literal, as in the 2014 Amazon metadata dumps: \
-                 convert it to JSON lines first)"
-            } else {
-                ""
-            };
-            DataError::parse(path, line, "json", format!("{e}{hint}"))
-        })?;
-        row(line, value)?;
+        if !buffer.is_empty() {
+            each(line, &buffer)?;
+        }
     }
-    Ok(())
 }
 
 /// The position of `name` in a header row (exact match first, then case-insensitive).

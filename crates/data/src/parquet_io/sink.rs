@@ -7,7 +7,8 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use super::atomic::AtomicFile;
 use crate::error::{DataError, Result};
@@ -102,11 +103,29 @@ pub struct ParquetSink {
 
 impl ParquetSink {
     pub fn create(path: &Path, schema: SchemaRef, options: &WriteOptions) -> Result<Self> {
+        Self::create_with_unique_text(path, schema, options, &[])
+    }
+
+    /// As [`ParquetSink::create`]; the `unique_text` columns (one distinct long string per row,
+    /// like prompts) are written without dictionary encoding or min/max statistics, which would
+    /// cost a hash and comparisons per value and buy nothing.
+    pub fn create_with_unique_text(
+        path: &Path,
+        schema: SchemaRef,
+        options: &WriteOptions,
+        unique_text: &[&str],
+    ) -> Result<Self> {
         let (guard, file) = AtomicFile::create(path)?;
-        let properties = WriterProperties::builder()
+        let mut properties = WriterProperties::builder()
             .set_compression(options.codec.to_parquet()?)
-            .set_max_row_group_row_count(Some(options.row_group_rows.max(1)))
-            .build();
+            .set_max_row_group_row_count(Some(options.row_group_rows.max(1)));
+        for column in unique_text {
+            let column = ColumnPath::from(*column);
+            properties = properties
+                .set_column_dictionary_enabled(column.clone(), false)
+                .set_column_statistics_enabled(column, EnabledStatistics::None);
+        }
+        let properties = properties.build();
         let writer = ArrowWriter::try_new(file, schema, Some(properties))
             .map_err(|e| DataError::parquet(path, e))?;
         Ok(Self {

@@ -11,7 +11,7 @@ use arrow::record_batch::RecordBatch;
 
 use super::sink::{ParquetSink, WriteOptions};
 use crate::error::{DataError, Result};
-use crate::schema::{Columns, PreferenceRecord};
+use crate::schema::{self, Columns, PreferenceRecord};
 use crate::validate::{self, Rules};
 
 /// Streams [`PreferenceRecord`]s into one Parquet file.
@@ -32,7 +32,8 @@ impl PreferenceWriter {
     /// Creates `path` (atomically, on `finish`) with the given optional columns.
     pub fn create(path: &Path, columns: Columns, options: &WriteOptions) -> Result<Self> {
         let schema = columns.arrow_schema();
-        let sink = ParquetSink::create(path, schema.clone(), options)?;
+        let sink =
+            ParquetSink::create_with_unique_text(path, schema.clone(), options, &[schema::PROMPT])?;
         Ok(Self {
             path: path.to_path_buf(),
             columns,

@@ -1,46 +1,58 @@
 //! The set of items a draw must avoid: the positive, the history, and what was already drawn.
-
-use std::collections::HashSet;
+//!
+//! A sorted vector rather than a hash set: requests exclude tens of items, where a binary search
+//! over contiguous memory beats hashing (W3 spent 15% of its time in SipHash before this).
 
 use super::SampleRequest;
 use crate::schema::ItemId;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Exclusion {
-    items: HashSet<ItemId>,
+    sorted: Vec<ItemId>,
 }
 
 impl Exclusion {
     pub fn of(request: &SampleRequest<'_>) -> Self {
-        let mut items = HashSet::with_capacity(request.history.len() + request.count + 1);
-        items.insert(request.positive);
-        items.extend(request.history.iter().copied());
-        Self { items }
+        let mut sorted = Vec::with_capacity(request.history.len() + request.count + 1);
+        sorted.push(request.positive);
+        sorted.extend_from_slice(request.history);
+        sorted.sort_unstable();
+        sorted.dedup();
+        Self { sorted }
     }
 
     pub fn contains(&self, item: ItemId) -> bool {
-        self.items.contains(&item)
+        self.sorted.binary_search(&item).is_ok()
     }
 
     /// Adds `item`; false when it was already excluded.
     pub fn insert(&mut self, item: ItemId) -> bool {
-        self.items.insert(item)
+        match self.sorted.binary_search(&item) {
+            Ok(_) => false,
+            Err(position) => {
+                self.sorted.insert(position, item);
+                true
+            }
+        }
     }
 
     /// How many excluded items fall in the catalog `0..n`.
     pub fn count_within(&self, n: usize) -> usize {
-        self.items
-            .iter()
-            .filter(|&&item| item >= 0 && (item as u64) < n as u64)
-            .count()
+        let end = self
+            .sorted
+            .partition_point(|&item| (item as i128) < n as i128);
+        let start = self.sorted.partition_point(|&item| item < 0);
+        end - start
     }
 
     /// The distinct items of `pool` that are not excluded, in pool order.
     pub fn filter(&self, pool: &[ItemId]) -> Vec<ItemId> {
-        let mut seen = HashSet::with_capacity(pool.len());
-        pool.iter()
-            .copied()
-            .filter(|&item| !self.contains(item) && seen.insert(item))
-            .collect()
+        let mut kept: Vec<ItemId> = Vec::with_capacity(pool.len());
+        for &item in pool {
+            if !self.contains(item) && !kept.contains(&item) {
+                kept.push(item);
+            }
+        }
+        kept
     }
 }

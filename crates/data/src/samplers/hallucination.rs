@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 use rand::Rng;
 
 use super::exclusion::Exclusion;
-use super::weighted::uniform_without_replacement;
+use super::weighted::draw_uniform;
 use super::{NegativeSampler, SampleRequest};
-use crate::error::{DataError, Result};
+use crate::error::Result;
 use crate::schema::ItemId;
 
 /// One hallucinated answer: its text, and the catalog item it names, if any.
@@ -84,13 +84,6 @@ where
             .into_iter()
             .filter_map(|h| h.item)
             .collect();
-        if request.count > pool.len() {
-            return Err(DataError::NotEnoughItems {
-                sampler: self.name(),
-                requested: request.count,
-                available: pool.len(),
-            });
-        }
-        Ok(uniform_without_replacement(pool, request.count, rng))
+        draw_uniform(self.name(), pool, request.count, rng)
     }
 }

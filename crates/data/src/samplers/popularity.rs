@@ -36,6 +36,19 @@ pub fn popularity_weights(counts: &[u64], alpha: f64, smoothing: f64) -> Result<
         .collect())
 }
 
+fn check_weights(weights: &[f64]) -> Result<()> {
+    match weights.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+        Some(bad) => Err(DataError::parameter(
+            "weights",
+            format!(
+                "weight of item {bad} is {}: weights must be finite and ≥ 0",
+                weights[bad]
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Catalog-wide draws ∝ weight with Walker/Vose's alias method (O(1) per draw).
 ///
 /// Excluded and already-drawn items are rejected and redrawn; when rejections pile up (the
@@ -50,15 +63,7 @@ pub struct PopularitySampler {
 impl PopularitySampler {
     /// From per-item weights (see [`popularity_weights`]).
     pub fn new(weights: Vec<f64>) -> Result<Self> {
-        if let Some(bad) = weights.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
-            return Err(DataError::parameter(
-                "weights",
-                format!(
-                    "weight of item {bad} is {}: weights must be finite and ≥ 0",
-                    weights[bad]
-                ),
-            ));
-        }
+        check_weights(&weights)?;
         let alias = WeightedAliasIndex::new(weights.clone())
             .map_err(|e| DataError::parameter("weights", e.to_string()))?;
         Ok(Self { weights, alias })
@@ -140,15 +145,7 @@ pub struct PopularityDebiasingSampler {
 
 impl PopularityDebiasingSampler {
     pub fn new(weights: Vec<f64>, scope: DebiasingScope) -> Result<Self> {
-        if let Some(bad) = weights.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
-            return Err(DataError::parameter(
-                "weights",
-                format!(
-                    "weight of item {bad} is {}: weights must be finite and ≥ 0",
-                    weights[bad]
-                ),
-            ));
-        }
+        check_weights(&weights)?;
         Ok(Self { weights, scope })
     }
 }

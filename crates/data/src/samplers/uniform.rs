@@ -4,7 +4,7 @@
 use rand::{Rng, RngExt};
 
 use super::exclusion::Exclusion;
-use super::weighted::uniform_without_replacement;
+use super::weighted::{draw_uniform, uniform_without_replacement};
 use super::{NegativeSampler, SampleRequest};
 use crate::error::{DataError, Result};
 use crate::schema::ItemId;
@@ -66,13 +66,6 @@ impl NegativeSampler for InCandidateSampler {
 
     fn sample(&self, request: &SampleRequest<'_>, rng: &mut dyn Rng) -> Result<Vec<ItemId>> {
         let pool = Exclusion::of(request).filter(request.candidates);
-        if request.count > pool.len() {
-            return Err(DataError::NotEnoughItems {
-                sampler: self.name(),
-                requested: request.count,
-                available: pool.len(),
-            });
-        }
-        Ok(uniform_without_replacement(pool, request.count, rng))
+        draw_uniform(self.name(), pool, request.count, rng)
     }
 }

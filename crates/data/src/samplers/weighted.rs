@@ -2,7 +2,25 @@
 
 use rand::{Rng, RngExt};
 
+use crate::error::{DataError, Result};
 use crate::schema::ItemId;
+
+/// `count` items of `pool` uniformly without replacement, or `NotEnoughItems` for `sampler`.
+pub(crate) fn draw_uniform(
+    sampler: &'static str,
+    pool: Vec<ItemId>,
+    count: usize,
+    rng: &mut dyn Rng,
+) -> Result<Vec<ItemId>> {
+    if count > pool.len() {
+        return Err(DataError::NotEnoughItems {
+            sampler,
+            requested: count,
+            available: pool.len(),
+        });
+    }
+    Ok(uniform_without_replacement(pool, count, rng))
+}
 
 /// `count` items of `pool` uniformly without replacement (partial Fisher–Yates), in draw order.
 pub(crate) fn uniform_without_replacement(

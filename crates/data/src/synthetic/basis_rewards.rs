@@ -9,11 +9,11 @@ use rand_distr::Distribution;
 use rand_distr::multi::Dirichlet;
 
 use super::normal;
-use super::tables::write_vectors;
+use super::tables::{write_user_splits, write_vectors};
 use crate::error::{DataError, Result};
-use crate::parquet_io::{PreferenceWriter, WriteOptions};
+use crate::parquet_io::WriteOptions;
 use crate::samplers::example_rng;
-use crate::schema::{Columns, PreferenceRecord};
+use crate::schema::PreferenceRecord;
 
 /// Shape of a basis-reward mixture dataset.
 #[derive(Debug, Clone, PartialEq)]
@@ -191,21 +191,7 @@ impl BasisRewardData {
     /// `train.parquet`, `test.parquet`, `users.parquet` (mixtures), `bases.parquet` (basis
     /// weights) and `responses.parquet` (features, by response index) in `folder`.
     pub fn write(&self, folder: &Path, options: &WriteOptions) -> Result<()> {
-        let columns = Columns {
-            user_id: true,
-            ..Columns::default()
-        };
-        for (name, records) in [("train", &self.train), ("test", &self.test)] {
-            let mut writer = PreferenceWriter::create(
-                &folder.join(format!("{name}.parquet")),
-                columns,
-                options,
-            )?;
-            for record in records {
-                writer.write(record.clone())?;
-            }
-            writer.finish()?;
-        }
+        write_user_splits(folder, &self.train, &self.test, options)?;
         write_vectors(
             &folder.join("users.parquet"),
             "user_id",

@@ -6,12 +6,12 @@ use std::path::Path;
 
 use rand::RngExt;
 
-use super::tables::write_vectors;
+use super::tables::{write_user_splits, write_vectors};
 use super::words;
 use crate::error::{DataError, Result};
-use crate::parquet_io::{PreferenceWriter, WriteOptions};
+use crate::parquet_io::WriteOptions;
 use crate::samplers::example_rng;
-use crate::schema::{Columns, PreferenceRecord};
+use crate::schema::PreferenceRecord;
 
 /// Shape of a conflicting-preference dataset.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,21 +149,7 @@ impl ConflictingData {
     /// `train.parquet`, `test.parquet` and `users.parquet` (`user_id`, `group`: [1.0] short, [0.0]
     /// long) in `folder`.
     pub fn write(&self, folder: &Path, options: &WriteOptions) -> Result<()> {
-        let columns = Columns {
-            user_id: true,
-            ..Columns::default()
-        };
-        for (name, records) in [("train", &self.train), ("test", &self.test)] {
-            let mut writer = PreferenceWriter::create(
-                &folder.join(format!("{name}.parquet")),
-                columns,
-                options,
-            )?;
-            for record in records {
-                writer.write(record.clone())?;
-            }
-            writer.finish()?;
-        }
+        write_user_splits(folder, &self.train, &self.test, options)?;
         let groups: Vec<Vec<f64>> = self
             .prefers_short
             .iter()

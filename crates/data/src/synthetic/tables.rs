@@ -8,7 +8,30 @@ use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{DataError, Result};
-use crate::parquet_io::{ParquetSink, WriteOptions};
+use crate::parquet_io::{ParquetSink, PreferenceWriter, WriteOptions};
+use crate::schema::{Columns, PreferenceRecord};
+
+/// Writes `train.parquet` and `test.parquet` (text columns and `user_id`) into `folder`.
+pub fn write_user_splits(
+    folder: &Path,
+    train: &[PreferenceRecord],
+    test: &[PreferenceRecord],
+    options: &WriteOptions,
+) -> Result<()> {
+    let columns = Columns {
+        user_id: true,
+        ..Columns::default()
+    };
+    for (name, records) in [("train", train), ("test", test)] {
+        let path = folder.join(format!("{name}.parquet"));
+        let mut writer = PreferenceWriter::create(&path, columns, options)?;
+        for record in records {
+            writer.write(record.clone())?;
+        }
+        writer.finish()?;
+    }
+    Ok(())
+}
 
 /// Writes `id_column: int64` and `vector_column: list<float64>` rows (one vector per id).
 pub fn write_vectors(
