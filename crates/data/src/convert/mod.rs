@@ -17,7 +17,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use rand::RngExt;
-use rand::rngs::StdRng;
 
 pub use prompt::{DEFAULT_TEMPLATE, PromptTemplate};
 pub use sequences::{UserSequence, user_sequences};
@@ -29,7 +28,7 @@ use crate::parquet_io::{PreferenceWriter, WriteOptions};
 use crate::progress::Progress;
 use crate::samplers::{
     DebiasingScope, InCandidateSampler, NegativeSampler, PopularityDebiasingSampler,
-    PopularitySampler, SampleRequest, UniformSampler, example_rng, popularity_weights,
+    PopularitySampler, SampleRequest, SampleRng, UniformSampler, example_rng, popularity_weights,
 };
 use crate::schema::{Columns, ItemId, PreferenceRecord};
 use crate::validate::Rules;
@@ -342,7 +341,7 @@ impl<'a> ExampleBuilder<'a> {
         })
     }
 
-    fn rng(&self, target: u32, index: u64) -> StdRng {
+    fn rng(&self, target: u32, index: u64) -> SampleRng {
         match self.config.seeding {
             Seeding::PerExample => example_rng(self.config.seed, index),
             Seeding::PerTarget => example_rng(self.config.seed, u64::from(target)),

@@ -23,7 +23,7 @@ mod semantic;
 mod uniform;
 mod weighted;
 
-use rand::rngs::StdRng;
+use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 
 pub use hallucination::{HallucinatedNegative, HallucinationSampler};
@@ -77,10 +77,15 @@ pub trait NegativeSampler: Send + Sync {
     fn sample(&self, request: &SampleRequest<'_>, rng: &mut dyn Rng) -> Result<Vec<ItemId>>;
 }
 
+/// The generator every sampler and generator of this crate draws from: xoshiro256++, a named
+/// algorithm (so a seed means the same stream in every rand release, unlike `StdRng`), fast, and
+/// statistically sound for sampling (not for cryptography).
+pub type SampleRng = Xoshiro256PlusPlus;
+
 /// The generator of example `index` of a run seeded with `seed`: independent streams per example
 /// (SplitMix64 of both), so results do not depend on processing order or parallelism.
-pub fn example_rng(seed: u64, index: u64) -> StdRng {
-    StdRng::seed_from_u64(splitmix64(
+pub fn example_rng(seed: u64, index: u64) -> SampleRng {
+    SampleRng::seed_from_u64(splitmix64(
         seed ^ splitmix64(index.wrapping_add(0x9E37_79B9_7F4A_7C15)),
     ))
 }
