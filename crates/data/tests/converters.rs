@@ -570,6 +570,40 @@ fn bad_inputs_are_reported_with_file_and_line() {
         .load()
         .unwrap_err();
     assert!(error.to_string().contains("Python dict literal"), "{error}");
+    // A Parquet item table with a null title is an error at its row.
+    {
+        use arrow::array::{ArrayRef, Int64Array, StringArray};
+        use std::sync::Arc;
+        let batch = arrow::record_batch::RecordBatch::try_from_iter(vec![
+            (
+                "item_id",
+                Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef,
+            ),
+            (
+                "title",
+                Arc::new(StringArray::from(vec![Some("a"), Some("b"), None])),
+            ),
+        ])
+        .unwrap();
+        let items = dir.join("items.parquet");
+        let mut sink = prefopt_data::parquet_io::ParquetSink::create(
+            &items,
+            batch.schema(),
+            &Default::default(),
+        )
+        .unwrap();
+        sink.write(&batch).unwrap();
+        sink.finish().unwrap();
+        std::fs::write(dir.join("log.csv"), "user_id,item_id\n1,2\n").unwrap();
+        let error = LogSource::new(LogFormat::Interactions, dir.join("log.csv"))
+            .with_items(&items)
+            .load()
+            .unwrap_err();
+        assert!(
+            matches!(&error, DataError::InvalidRow { row: 2, column, .. } if column == "title"),
+            "{error}"
+        );
+    }
     // Unknown items are skipped and counted, never silently.
     std::fs::write(dir.join("u.data"), "1\t2\t5\t100\n1\t9\t5\t200\n").unwrap();
     let log = LogSource::new(LogFormat::MovieLens100K, &dir)

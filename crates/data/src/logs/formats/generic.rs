@@ -9,7 +9,7 @@ use arrow::datatypes::{DataType, Float32Type, Int64Type};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::{field, parse_field};
+use super::{field, parse_field, read_catalog};
 use crate::error::{DataError, Result};
 use crate::logs::log::{InteractionLog, ItemCatalog};
 use crate::logs::text::{Separator, for_each_row, header_index};
@@ -82,40 +82,29 @@ fn read_items(path: &Path, columns: &LogColumns) -> Result<ItemCatalog> {
                 (columns.item_id.as_str(), Role::Text),
                 (columns.title.as_str(), Role::Text),
             ];
+            let mut first_row = 0u64;
             for_each_parquet_batch(&file, &wanted, |arrays| {
                 let (ids, titles) = (arrays[0].as_string::<i32>(), arrays[1].as_string::<i32>());
                 for row in 0..ids.len() {
-                    if ids.is_null(row) || titles.is_null(row) {
-                        continue;
+                    for (array, name) in [(ids, &columns.item_id), (titles, &columns.title)] {
+                        if array.is_null(row) {
+                            let at = first_row + row as u64;
+                            return Err(DataError::invalid_row(&file, at, name, "null value"));
+                        }
                     }
                     catalog.insert(ids.value(row), titles.value(row));
                 }
+                first_row += ids.len() as u64;
                 Ok(())
             })?;
         }
         return Ok(catalog);
     }
-    let index = std::cell::Cell::new((0, 1));
-    for_each_row(
+    read_catalog(
         path,
         separator(path),
-        true,
-        |names| {
-            index.set((
-                header_index(path, names, &columns.item_id)?,
-                header_index(path, names, &columns.title)?,
-            ));
-            Ok(())
-        },
-        |line, fields| {
-            let index = index.get();
-            let id = field(path, line, fields, index.0, &columns.item_id)?.trim();
-            let title = field(path, line, fields, index.1, &columns.title)?.trim();
-            catalog.insert(id, title);
-            Ok(())
-        },
-    )?;
-    Ok(catalog)
+        Some((&columns.item_id, &columns.title)),
+    )
 }
 
 fn read_text(path: &Path, columns: &LogColumns, log: &mut InteractionLog) -> Result<()> {

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{field, parse_field};
+use super::{field, for_each_pair, parse_field, read_catalog};
 use crate::error::{DataError, Result};
 use crate::logs::log::{InteractionLog, ItemCatalog, parse_goodreads_date};
 use crate::logs::text::{Separator, for_each_json_line, for_each_row, header_index};
@@ -23,7 +23,7 @@ pub fn load(input: &Path, items: Option<&Path>) -> Result<InteractionLog> {
         reason: "the goodreads format needs --items <books JSON lines or CSV> for titles".into(),
     })?;
     let catalog = if is_csv(items) {
-        read_books_csv(items)?
+        read_catalog(items, Separator::Quoted(b','), Some(("book_id", "title")))?
     } else {
         read_books_json(items)?
     };
@@ -65,31 +65,6 @@ fn read_books_json(path: &Path) -> Result<ItemCatalog> {
         }
         Ok(())
     })?;
-    Ok(catalog)
-}
-
-fn read_books_csv(path: &Path) -> Result<ItemCatalog> {
-    let mut catalog = ItemCatalog::new();
-    let columns = std::cell::Cell::new((0, 1));
-    for_each_row(
-        path,
-        Separator::Quoted(b','),
-        true,
-        |names| {
-            columns.set((
-                header_index(path, names, "book_id")?,
-                header_index(path, names, "title")?,
-            ));
-            Ok(())
-        },
-        |line, fields| {
-            let columns = columns.get();
-            let id = field(path, line, fields, columns.0, "book_id")?.trim();
-            let title = field(path, line, fields, columns.1, "title")?.trim();
-            catalog.insert(id, title);
-            Ok(())
-        },
-    )?;
     Ok(catalog)
 }
 
@@ -181,22 +156,11 @@ fn read_interactions_csv(path: &Path, log: &mut InteractionLog) -> Result<()> {
 
 fn read_book_map(path: &Path) -> Result<HashMap<String, String>> {
     let mut map = HashMap::new();
-    let columns = std::cell::Cell::new((0, 1));
-    for_each_row(
+    for_each_pair(
         path,
         Separator::Quoted(b','),
-        true,
-        |names| {
-            columns.set((
-                header_index(path, names, "book_id_csv")?,
-                header_index(path, names, "book_id")?,
-            ));
-            Ok(())
-        },
-        |line, fields| {
-            let columns = columns.get();
-            let csv_id = field(path, line, fields, columns.0, "book_id_csv")?.trim();
-            let id = field(path, line, fields, columns.1, "book_id")?.trim();
+        Some(("book_id_csv", "book_id")),
+        |_, csv_id, id| {
             map.insert(csv_id.to_string(), id.to_string());
             Ok(())
         },

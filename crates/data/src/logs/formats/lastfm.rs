@@ -6,35 +6,15 @@
 
 use std::path::Path;
 
-use super::{field, file_in, parse_field, sibling};
+use super::{field, file_in, parse_field, read_catalog, sibling};
 use crate::error::Result;
-use crate::logs::log::{InteractionLog, ItemCatalog};
+use crate::logs::log::InteractionLog;
 use crate::logs::text::{Separator, for_each_row, header_index};
 
 pub fn load(input: &Path, items: Option<&Path>) -> Result<InteractionLog> {
     let listens = file_in(input, "user_artists.dat")?;
     let artists = sibling(input, items, "artists.dat")?;
-    let mut catalog = ItemCatalog::new();
-    let columns = std::cell::Cell::new((0, 1));
-    for_each_row(
-        &artists,
-        Separator::Plain(b'\t'),
-        true,
-        |names| {
-            columns.set((
-                header_index(&artists, names, "id")?,
-                header_index(&artists, names, "name")?,
-            ));
-            Ok(())
-        },
-        |line, fields| {
-            let columns = columns.get();
-            let id = field(&artists, line, fields, columns.0, "id")?.trim();
-            let name = field(&artists, line, fields, columns.1, "name")?.trim();
-            catalog.insert(id, name);
-            Ok(())
-        },
-    )?;
+    let catalog = read_catalog(&artists, Separator::Plain(b'\t'), Some(("id", "name")))?;
     let mut log = InteractionLog::with_catalog(catalog);
     let columns = std::cell::Cell::new([0, 1, 2]);
     for_each_row(

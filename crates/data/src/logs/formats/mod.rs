@@ -11,7 +11,8 @@ use std::str::FromStr;
 
 pub use generic::LogColumns;
 
-use super::log::InteractionLog;
+use super::log::{InteractionLog, ItemCatalog};
+use super::text::{Separator, for_each_row, header_index};
 use crate::error::{DataError, Result};
 
 /// A log format `prefopt data convert --format` knows.
@@ -149,6 +150,52 @@ fn sibling(input: &Path, explicit: Option<&Path>, name: &str) -> Result<PathBuf>
         input.parent().unwrap_or(Path::new("."))
     };
     file_in(folder, name)
+}
+
+/// Calls `pair(line, first, second)` with two columns of every row of a delimited file: the
+/// columns named `names` in the header, or the first two when the file has no header.
+fn for_each_pair(
+    path: &Path,
+    separator: Separator,
+    names: Option<(&str, &str)>,
+    mut pair: impl FnMut(u64, &str, &str) -> Result<()>,
+) -> Result<()> {
+    let columns = std::cell::Cell::new((0, 1));
+    let (first, second) = names.unwrap_or(("first column", "second column"));
+    for_each_row(
+        path,
+        separator,
+        names.is_some(),
+        |header| {
+            columns.set((
+                header_index(path, header, first)?,
+                header_index(path, header, second)?,
+            ));
+            Ok(())
+        },
+        |line, fields| {
+            let (a, b) = columns.get();
+            pair(
+                line,
+                field(path, line, fields, a, first)?.trim(),
+                field(path, line, fields, b, second)?.trim(),
+            )
+        },
+    )
+}
+
+/// An item catalog from an `(id, title)` table (see [`for_each_pair`]).
+fn read_catalog(
+    path: &Path,
+    separator: Separator,
+    names: Option<(&str, &str)>,
+) -> Result<ItemCatalog> {
+    let mut catalog = ItemCatalog::new();
+    for_each_pair(path, separator, names, |_, id, title| {
+        catalog.insert(id, title);
+        Ok(())
+    })?;
+    Ok(catalog)
 }
 
 fn parse_field<T: FromStr>(path: &Path, line: u64, field: &str, text: &str) -> Result<T> {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{field, file_in, parse_field, sibling};
+use super::{field, file_in, parse_field, read_catalog, sibling};
 use crate::error::Result;
 use crate::logs::log::{InteractionLog, ItemCatalog};
 use crate::logs::text::{Separator, for_each_row, header_index};
@@ -11,7 +11,7 @@ use crate::logs::text::{Separator, for_each_row, header_index};
 pub fn load_100k(input: &Path, items: Option<&Path>) -> Result<InteractionLog> {
     let ratings = file_in(input, "u.data")?;
     let items = sibling(input, items, "u.item")?;
-    let catalog = read_items(&items, Separator::Plain(b'|'), false)?;
+    let catalog = read_catalog(&items, Separator::Plain(b'|'), None)?;
     read_ratings(&ratings, Separator::Plain(b'\t'), false, catalog)
 }
 
@@ -19,7 +19,7 @@ pub fn load_100k(input: &Path, items: Option<&Path>) -> Result<InteractionLog> {
 pub fn load_1m(input: &Path, items: Option<&Path>) -> Result<InteractionLog> {
     let ratings = file_in(input, "ratings.dat")?;
     let items = sibling(input, items, "movies.dat")?;
-    let catalog = read_items(&items, Separator::DoubleColon, false)?;
+    let catalog = read_catalog(&items, Separator::DoubleColon, None)?;
     read_ratings(&ratings, Separator::DoubleColon, false, catalog)
 }
 
@@ -28,33 +28,8 @@ pub fn load_1m(input: &Path, items: Option<&Path>) -> Result<InteractionLog> {
 pub fn load_20m(input: &Path, items: Option<&Path>) -> Result<InteractionLog> {
     let ratings = file_in(input, "ratings.csv")?;
     let items = sibling(input, items, "movies.csv")?;
-    let catalog = read_items(&items, Separator::Quoted(b','), true)?;
+    let catalog = read_catalog(&items, Separator::Quoted(b','), Some(("movieId", "title")))?;
     read_ratings(&ratings, Separator::Quoted(b','), true, catalog)
-}
-
-fn read_items(path: &Path, separator: Separator, header: bool) -> Result<ItemCatalog> {
-    let mut catalog = ItemCatalog::new();
-    let columns = std::cell::Cell::new((0, 1));
-    for_each_row(
-        path,
-        separator,
-        header,
-        |names| {
-            columns.set((
-                header_index(path, names, "movieId")?,
-                header_index(path, names, "title")?,
-            ));
-            Ok(())
-        },
-        |line, fields| {
-            let columns = columns.get();
-            let id = field(path, line, fields, columns.0, "movie id")?.trim();
-            let title = field(path, line, fields, columns.1, "title")?.trim();
-            catalog.insert(id, title);
-            Ok(())
-        },
-    )?;
-    Ok(catalog)
 }
 
 fn read_ratings(
