@@ -8,7 +8,8 @@
 //! - [`logs`] and [`convert`]: interaction logs (MovieLens, Amazon, LastFM, Goodreads, generic
 //!   CSV/Parquet) to sequential-recommendation preference data as S-DPO, DMPO and RosePO build it;
 //! - [`samplers`]: seeded negative samplers behind one trait;
-//! - [`synthetic`]: generators with known ground truth.
+//! - [`synthetic`]: generators with known ground truth;
+//! - [`inspect`]: schema, size and statistics of a dataset, validating every row.
 //!
 //! ```no_run
 //! use prefopt_data::{PreferenceDataset, ReadOptions};
@@ -22,9 +23,15 @@
 //! # Ok::<(), prefopt_data::DataError>(())
 //! ```
 
+pub mod convert;
 pub mod error;
+pub mod inspect;
+pub mod logs;
 pub mod parquet_io;
+pub mod progress;
+pub mod samplers;
 pub mod schema;
+pub mod synthetic;
 pub mod validate;
 
 pub use error::{DataError, Result};
@@ -33,9 +40,3 @@ pub use parquet_io::{
     ReadReport, WriteOptions,
 };
 pub use schema::{Columns, ItemId, PreferenceRecord};
-pub mod convert;
-pub mod inspect;
-pub mod logs;
-pub mod progress;
-pub mod samplers;
-pub mod synthetic;
