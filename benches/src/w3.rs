@@ -147,5 +147,6 @@ mod tests {
             .read_all(ReadOptions::default())
             .unwrap();
         assert!(records.iter().all(|r| r.rejected.len() == 19));
+        std::fs::remove_dir_all(&folder).unwrap();
     }
 }

@@ -2,9 +2,13 @@
 //! titles, `::`/pipe/tab separators, quoted CSV, gzip JSON lines), converted end to end and
 //! checked against the interactions that were written.
 
+mod common;
+
+use common::scratch;
+
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use prefopt_data::convert::{ConvertConfig, PromptTemplate, Split, TitleStyle, convert};
 use prefopt_data::logs::{InteractionLog, LogFormat, LogSource};
@@ -48,13 +52,6 @@ fn latin1(text: &str) -> Vec<u8> {
     text.chars()
         .map(|c| u8::try_from(u32::from(c)).expect("latin-1 text"))
         .collect()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("prefopt-conv-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn gzip(path: &Path, text: &str) {
@@ -208,7 +205,7 @@ fn movielens_100k_tab_and_latin1_pipe_files() {
         )));
     }
     std::fs::write(dir.join("u.item"), items).unwrap();
-    let log = LogSource::new(LogFormat::MovieLens100K, &dir)
+    let log = LogSource::new(LogFormat::MovieLens100K, &*dir)
         .load()
         .unwrap();
     check_conversion("ml100k", &log, PLAIN);
@@ -232,7 +229,9 @@ fn movielens_1m_double_colon_files() {
         items.extend(latin1(&format!("{i}::{}::Comedy|Drama\n", title(i))));
     }
     std::fs::write(dir.join("movies.dat"), items).unwrap();
-    let log = LogSource::new(LogFormat::MovieLens1M, &dir).load().unwrap();
+    let log = LogSource::new(LogFormat::MovieLens1M, &*dir)
+        .load()
+        .unwrap();
     check_conversion("ml1m", &log, PLAIN);
 }
 
@@ -254,7 +253,7 @@ fn movielens_20m_quoted_csv() {
         }
     }
     std::fs::write(dir.join("movies.csv"), items).unwrap();
-    let log = LogSource::new(LogFormat::MovieLens20M, &dir)
+    let log = LogSource::new(LogFormat::MovieLens20M, &*dir)
         .load()
         .unwrap();
     check_conversion("ml20m", &log, PLAIN);
@@ -342,7 +341,7 @@ fn lastfm_hetrec_tab_files_in_file_order() {
         );
     }
     std::fs::write(dir.join("artists.dat"), artists).unwrap();
-    let log = LogSource::new(LogFormat::LastFm, &dir).load().unwrap();
+    let log = LogSource::new(LogFormat::LastFm, &*dir).load().unwrap();
     check_conversion("lastfm", &log, PLAIN);
 }
 
@@ -475,7 +474,7 @@ fn generic_csv_with_custom_columns_and_parquet() {
     sink.write(&batch).unwrap();
     sink.finish().unwrap();
     let mut source =
-        LogSource::new(LogFormat::Interactions, &path).with_items(dir.join("items.csv"));
+        LogSource::new(LogFormat::Interactions, &*path).with_items(dir.join("items.csv"));
     source.columns.item_id = "item".into();
     source.columns.title = "name".into();
     check_conversion("generic-parquet", &source.load().unwrap(), PLAIN);
@@ -494,7 +493,9 @@ fn chronological_split_min_rating_and_clean_titles() {
         items.extend(latin1(&format!("{i}::{}::Drama\n", title(i))));
     }
     std::fs::write(dir.join("movies.dat"), items).unwrap();
-    let log = LogSource::new(LogFormat::MovieLens1M, &dir).load().unwrap();
+    let log = LogSource::new(LogFormat::MovieLens1M, &*dir)
+        .load()
+        .unwrap();
     let out = scratch("ml1m-options-out");
     let config = ConvertConfig {
         split: "chronological".parse::<Split>().unwrap(),
@@ -534,7 +535,7 @@ fn bad_inputs_are_reported_with_file_and_line() {
     let dir = scratch("bad");
     std::fs::write(dir.join("u.data"), "1\t2\t5\t100\n1\t3\tfive\t200\n").unwrap();
     std::fs::write(dir.join("u.item"), "2|Two|x\n3|Three|x\n").unwrap();
-    let error = LogSource::new(LogFormat::MovieLens100K, &dir)
+    let error = LogSource::new(LogFormat::MovieLens100K, &*dir)
         .load()
         .unwrap_err();
     match &error {
@@ -548,7 +549,7 @@ fn bad_inputs_are_reported_with_file_and_line() {
         other => panic!("expected a parse error, got {other}"),
     }
     let missing = scratch("missing");
-    let error = LogSource::new(LogFormat::MovieLens1M, &missing)
+    let error = LogSource::new(LogFormat::MovieLens1M, &*missing)
         .load()
         .unwrap_err();
     assert!(
@@ -606,7 +607,7 @@ fn bad_inputs_are_reported_with_file_and_line() {
     }
     // Unknown items are skipped and counted, never silently.
     std::fs::write(dir.join("u.data"), "1\t2\t5\t100\n1\t9\t5\t200\n").unwrap();
-    let log = LogSource::new(LogFormat::MovieLens100K, &dir)
+    let log = LogSource::new(LogFormat::MovieLens100K, &*dir)
         .load()
         .unwrap();
     assert_eq!(log.skipped["item not in the item table"], 1);

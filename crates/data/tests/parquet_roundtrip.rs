@@ -1,7 +1,11 @@
 //! Reading and writing the preference schema: round trips, TRL files, part folders, codecs,
 //! atomic writes, and every validation error naming file, row and column.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::scratch;
+
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -14,13 +18,6 @@ use prefopt_data::{
     Codec, Columns, DataError, InvalidRows, PreferenceDataset, PreferenceRecord, PreferenceWriter,
     ReadOptions, WriteOptions,
 };
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("prefopt-data-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn full_record(i: i64) -> PreferenceRecord {
     PreferenceRecord {

@@ -1,16 +1,14 @@
 //! The synthetic generators produce what their ground truth says: popularity follows the Zipf
 //! weights, tastes shape choices, groups disagree on length, mixtures drive Bradley–Terry labels.
 
+mod common;
+
+use common::scratch;
+
 use prefopt_data::convert::{ConvertConfig, convert};
 use prefopt_data::progress::NoProgress;
 use prefopt_data::synthetic::{BasisRewardSpec, ConflictingSpec, SequentialSpec};
 use prefopt_data::{PreferenceDataset, ReadOptions, WriteOptions};
-
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("prefopt-synth-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 /// Spearman-free check: mean count of the top decile vs the bottom decile by weight.
 fn decile_ratio(weights: &[f64], counts: &[u64]) -> f64 {
