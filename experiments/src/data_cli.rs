@@ -334,6 +334,13 @@ pub struct GenerateArgs {
 }
 
 impl GenerateArgs {
+    fn report(&self, train: usize, test: usize) {
+        println!(
+            "wrote {}: {train} train, {test} test rows",
+            self.output.display()
+        );
+    }
+
     pub fn run(&self) -> Result<(), String> {
         let write = WriteOptions {
             codec: self.codec.parse::<Codec>().map_err(|e| e.to_string())?,
@@ -367,12 +374,7 @@ impl GenerateArgs {
                 let data = spec.generate().map_err(|e| e.to_string())?;
                 data.write(&self.output, &write)
                     .map_err(|e| e.to_string())?;
-                println!(
-                    "wrote {}: {} train, {} test rows",
-                    self.output.display(),
-                    data.train.len(),
-                    data.test.len()
-                );
+                self.report(data.train.len(), data.test.len());
             }
             GeneratorArg::BasisRewards => {
                 let mut spec = BasisRewardSpec {
@@ -383,12 +385,7 @@ impl GenerateArgs {
                 let data = spec.generate().map_err(|e| e.to_string())?;
                 data.write(&self.output, &write)
                     .map_err(|e| e.to_string())?;
-                println!(
-                    "wrote {}: {} train, {} test rows",
-                    self.output.display(),
-                    data.train.len(),
-                    data.test.len()
-                );
+                self.report(data.train.len(), data.test.len());
             }
         }
         Ok(())

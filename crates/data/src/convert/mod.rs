@@ -384,9 +384,9 @@ impl<'a> ExampleBuilder<'a> {
             let j = rng.random_range(0..=i);
             candidates.swap(i, j);
         }
-        let rejected_request =
-            SampleRequest::new(ItemId::from(target), &excluded, self.config.negatives)
-                .with_candidates(&negatives);
+        // The negatives already avoid the user's items: no history to exclude a second time.
+        let rejected_request = SampleRequest::new(ItemId::from(target), &[], self.config.negatives)
+            .with_candidates(&negatives);
         let rejected = self.rejected_sampler.sample(&rejected_request, &mut rng)?;
         let title = |item: ItemId| self.catalog.title(item as u32);
         let history_titles: Vec<&str> = history.iter().map(|&i| title(i)).collect();

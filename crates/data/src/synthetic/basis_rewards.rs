@@ -9,7 +9,7 @@ use rand_distr::Distribution;
 use rand_distr::multi::Dirichlet;
 
 use super::normal;
-use super::tables::{write_user_splits, write_vectors};
+use super::tables::{push_user_pair, write_user_splits, write_vectors};
 use crate::error::{DataError, Result};
 use crate::parquet_io::WriteOptions;
 use crate::samplers::example_rng;
@@ -151,18 +151,14 @@ impl BasisRewardSpec {
                     - Self::reward(&basis_weights, alpha, &response_features[ib]);
                 let prefers_a = rng.random::<f64>() < 1.0 / (1.0 + (-self.scale * margin).exp());
                 let (chosen, rejected) = if prefers_a { (ia, ib) } else { (ib, ia) };
-                let record = PreferenceRecord {
-                    prompt: format!("Prompt {p}: answer in your own style."),
-                    chosen: response_texts[chosen].clone(),
-                    rejected: vec![response_texts[rejected].clone()],
-                    user_id: Some(user as i64),
-                    ..PreferenceRecord::default()
-                };
-                if pair + test_pairs >= self.pairs_per_user {
-                    test.push(record);
-                } else {
-                    train.push(record);
-                }
+                push_user_pair(
+                    (&mut train, &mut test),
+                    (pair, self.pairs_per_user, test_pairs),
+                    user,
+                    format!("Prompt {p}: answer in your own style."),
+                    response_texts[chosen].clone(),
+                    response_texts[rejected].clone(),
+                );
             }
         }
         Ok(BasisRewardData {

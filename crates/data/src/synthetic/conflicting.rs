@@ -6,7 +6,7 @@ use std::path::Path;
 
 use rand::RngExt;
 
-use super::tables::{write_user_splits, write_vectors};
+use super::tables::{push_user_pair, write_user_splits, write_vectors};
 use super::words;
 use crate::error::{DataError, Result};
 use crate::parquet_io::WriteOptions;
@@ -123,18 +123,14 @@ impl ConflictingSpec {
                 } else {
                     (long, brief)
                 };
-                let record = PreferenceRecord {
-                    prompt: prompt.clone(),
+                push_user_pair(
+                    (&mut train, &mut test),
+                    (pair, self.pairs_per_user, test_pairs),
+                    user,
+                    prompt.clone(),
                     chosen,
-                    rejected: vec![rejected],
-                    user_id: Some(user as i64),
-                    ..PreferenceRecord::default()
-                };
-                if pair + test_pairs >= self.pairs_per_user {
-                    test.push(record);
-                } else {
-                    train.push(record);
-                }
+                    rejected,
+                );
             }
         }
         Ok(ConflictingData {

@@ -11,6 +11,30 @@ use crate::error::{DataError, Result};
 use crate::parquet_io::{ParquetSink, PreferenceWriter, WriteOptions};
 use crate::schema::{Columns, PreferenceRecord};
 
+/// A user's pairwise preference, routed to `train` or (for the user's last `test_pairs` of
+/// `pairs_per_user` pairs) to `test`.
+pub fn push_user_pair(
+    (train, test): (&mut Vec<PreferenceRecord>, &mut Vec<PreferenceRecord>),
+    (pair, pairs_per_user, test_pairs): (usize, usize, usize),
+    user: usize,
+    prompt: String,
+    chosen: String,
+    rejected: String,
+) {
+    let record = PreferenceRecord {
+        prompt,
+        chosen,
+        rejected: vec![rejected],
+        user_id: Some(user as i64),
+        ..PreferenceRecord::default()
+    };
+    if pair + test_pairs >= pairs_per_user {
+        test.push(record);
+    } else {
+        train.push(record);
+    }
+}
+
 /// Writes `train.parquet` and `test.parquet` (text columns and `user_id`) into `folder`.
 pub fn write_user_splits(
     folder: &Path,
