@@ -4,15 +4,27 @@
 //! log-prob scoring with a shared prompt, SFT and preference trainers, generation and
 //! checkpoints. It depends on `prefopt-objectives` and `prefopt-data`, never on experiments.
 //!
-//! Today it holds the device choice every binary shares: `--device auto|cpu|wgpu`, where `auto`
-//! takes a real GPU when one exists and otherwise the CPU, never a software Vulkan adapter.
-//!
 //! ```
+//! use prefopt_models::config::Preset;
 //! use prefopt_models::device::DeviceChoice;
+//! use prefopt_models::scoring::{score, ScoreItem, ScoringMode};
+//! use prefopt_models::transformer::Transformer;
 //!
 //! let device = "cpu".parse::<DeviceChoice>()?.device()?;
-//! assert_eq!(device, burn::tensor::Device::flex());
-//! # Ok::<(), prefopt_models::device::DeviceError>(())
+//! let model = Transformer::new(&Preset::Tiny.config(32), 7, &device)?;
+//! let responses = vec![vec![5, 6, 2], vec![7, 2]];
+//! let item = ScoreItem { prompt: &[1, 9, 10], responses: &responses };
+//! let scores = score(&model, &[item], ScoringMode::SharedPrefix, None, 0)?;
+//! assert_eq!(scores.logps.dims(), [1, 2]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod config;
 pub mod device;
+pub mod error;
+pub mod params;
+pub mod scoring;
+pub mod tokenizer;
+pub mod transformer;
+
+pub use error::{ModelError, Result};

@@ -1,0 +1,340 @@
+//! Sequence log-probs of several responses to one prompt.
+//!
+//! [`ScoringMode::SharedPrefix`] packs `[prompt | r0 | r1 | … | rK]` into one row: each response
+//! attends to the prompt and causally to itself, never to another response, and its positions
+//! restart right after the prompt, so every response sees exactly what it would see alone. The
+//! prompt is run once instead of K+1 times. [`ScoringMode::Naive`] repeats the prompt for every
+//! response (as TRL and the papers' code do) and is kept as the reference the shared path is
+//! tested against.
+//!
+//! In both modes the vocabulary projection runs only at the positions that predict a response
+//! token, so the two paths do the same math per scored token and differ only in how many
+//! prompt tokens go through the transformer.
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Bool, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+use crate::transformer::{PackedBatch, Transformer};
+
+/// How K+1 responses of one prompt are laid out for the forward pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoringMode {
+    /// One row per prompt, responses side by side behind a block mask.
+    #[default]
+    SharedPrefix,
+    /// One row per (prompt, response), the prompt repeated.
+    Naive,
+}
+
+/// A prompt and the responses to score against it.
+#[derive(Clone, Copy, Debug)]
+pub struct ScoreItem<'a> {
+    pub prompt: &'a [u32],
+    pub responses: &'a [Vec<u32>],
+}
+
+/// Log-probs of `B` prompts × up to `R` responses (ragged R is padded and masked).
+#[derive(Clone, Debug)]
+pub struct Scores {
+    /// `[B, R]` sum of response-token log-probs; 0 where the response is absent.
+    pub logps: Tensor<2>,
+    /// `[B, R, L]` per-token log-probs, 0 on padding.
+    pub token_logps: Tensor<3>,
+    /// `[B, R, L]` true on real response tokens.
+    pub token_mask: Tensor<3, Bool>,
+    /// `[B, R]` true where the response exists.
+    pub present: Tensor<2, Bool>,
+    /// Response lengths in tokens, `B × R`, row-major (0 = absent).
+    pub lengths: Vec<usize>,
+    pub batch: usize,
+    pub responses: usize,
+}
+
+impl Scores {
+    /// `[B, R]` response lengths as floats (length-normalised losses).
+    pub fn lengths_tensor(&self) -> Tensor<2> {
+        let values: Vec<f32> = self.lengths.iter().map(|&l| l as f32).collect();
+        Tensor::from_data(
+            TensorData::new(values, [self.batch, self.responses]),
+            (&self.logps.device(), self.logps.dtype()),
+        )
+    }
+}
+
+/// Where each scored token comes from: the flat slot whose hidden state predicts it, the token,
+/// and its cell in the `[B, R, L]` grid.
+struct ScoringPlan {
+    packed: PackedBatch,
+    /// Flat `row * len + slot` of the predicting hidden state, one per scored token.
+    predictor: Vec<i64>,
+    target: Vec<i64>,
+    /// Grid cell (`(b * R + r) * L + t`) → index into the scored tokens, or `M` for padding.
+    grid: Vec<i64>,
+    /// Row of the packed batch each row of the soft tokens goes to (naive rows repeat them).
+    soft_rows: Vec<i64>,
+}
+
+/// Scores every response of every item. `soft_tokens` (`[B, S, d]`, optional) are prepended to
+/// each prompt as embeddings and shift its positions by `S`.
+pub fn score(
+    model: &Transformer,
+    items: &[ScoreItem<'_>],
+    mode: ScoringMode,
+    soft_tokens: Option<Tensor<3>>,
+    pad: u32,
+) -> Result<Scores> {
+    let soft = soft_tokens.as_ref().map_or(0, |t| t.dims()[1]);
+    let dims = check_items(items)?;
+    let plan = match mode {
+        ScoringMode::SharedPrefix => shared_plan(items, dims, soft, pad),
+        ScoringMode::Naive => naive_plan(items, dims, soft, pad),
+    };
+    let max = model.config().max_positions;
+    if let Some(&position) = plan.packed.positions.iter().max()
+        && position >= max
+    {
+        let index = longest_item(items);
+        return Err(ModelError::SequenceTooLong {
+            index,
+            tokens: position + 1,
+            max,
+        });
+    }
+    let soft_tokens = match soft_tokens {
+        Some(tokens) if mode == ScoringMode::Naive => {
+            let rows = int_tensor(&plan.soft_rows, [plan.soft_rows.len()], model);
+            Some(tokens.select(0, rows))
+        }
+        other => other,
+    };
+    let hidden = model.hidden(&plan.packed, soft_tokens)?;
+    let [rows, len, d_model] = hidden.dims();
+    let scored = plan.predictor.len();
+    let predicting = hidden
+        .reshape([rows * len, d_model])
+        .select(0, int_tensor(&plan.predictor, [scored], model));
+    let token_logps = log_softmax(model.logits(predicting), 1)
+        .gather(1, int_tensor(&plan.target, [scored, 1], model))
+        .reshape([scored]);
+    // One zero appended so padding cells of the grid select an exact 0 (and get no gradient).
+    let zero = token_logps.clone().narrow(0, 0, 1).zeros_like();
+    let with_zero = Tensor::cat(vec![token_logps, zero], 0);
+    let [b, r, l] = [dims.batch, dims.responses, dims.tokens];
+    let grid = with_zero
+        .select(0, int_tensor(&plan.grid, [b * r * l], model))
+        .reshape([b, r, l]);
+    let mask_values: Vec<bool> = plan.grid.iter().map(|&i| (i as usize) < scored).collect();
+    let token_mask =
+        Tensor::<3, Bool>::from_data(TensorData::new(mask_values, [b, r, l]), &model.device());
+    let lengths: Vec<usize> = items
+        .iter()
+        .flat_map(|item| (0..r).map(|k| item.responses.get(k).map_or(0, Vec::len)))
+        .collect();
+    let present = Tensor::<2, Bool>::from_data(
+        TensorData::new(lengths.iter().map(|&n| n > 0).collect::<Vec<_>>(), [b, r]),
+        &model.device(),
+    );
+    Ok(Scores {
+        logps: grid.clone().sum_dim(2).reshape([b, r]),
+        token_logps: grid,
+        token_mask,
+        present,
+        lengths,
+        batch: b,
+        responses: r,
+    })
+}
+
+#[derive(Clone, Copy)]
+struct Dims {
+    batch: usize,
+    responses: usize,
+    tokens: usize,
+}
+
+fn check_items(items: &[ScoreItem<'_>]) -> Result<Dims> {
+    if items.is_empty() {
+        return Err(ModelError::InvalidConfig(
+            "nothing to score: the batch is empty".into(),
+        ));
+    }
+    let mut responses = 0;
+    let mut tokens = 0;
+    for (index, item) in items.iter().enumerate() {
+        if item.prompt.is_empty() {
+            return Err(ModelError::example(index, "the prompt has no tokens"));
+        }
+        if item.responses.is_empty() {
+            return Err(ModelError::example(index, "there is no response to score"));
+        }
+        if let Some(k) = item.responses.iter().position(Vec::is_empty) {
+            return Err(ModelError::example(
+                index,
+                format!("response {k} has no tokens"),
+            ));
+        }
+        responses = responses.max(item.responses.len());
+        tokens = tokens.max(item.responses.iter().map(Vec::len).max().unwrap_or(0));
+    }
+    Ok(Dims {
+        batch: items.len(),
+        responses,
+        tokens,
+    })
+}
+
+fn longest_item(items: &[ScoreItem<'_>]) -> usize {
+    (0..items.len())
+        .max_by_key(|&i| {
+            items[i].prompt.len() + items[i].responses.iter().map(Vec::len).max().unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
+/// Writes soft-token and prompt slots `0..soft+prompt` of `row` (causal among themselves).
+fn put_prompt(packed: &mut PackedBatch, row: usize, soft: usize, prompt: &[u32]) -> Vec<usize> {
+    let slots: Vec<usize> = (0..soft + prompt.len()).collect();
+    for (i, &token) in prompt.iter().enumerate() {
+        packed.put(row, soft + i, token, soft + i);
+    }
+    for slot in 0..soft {
+        packed.positions[row * packed.len + slot] = slot;
+    }
+    packed.causal(row, &[], &slots);
+    slots
+}
+
+/// Records the scored tokens of one response placed at `slots` of `row`.
+#[allow(clippy::too_many_arguments)]
+fn plan_response(
+    plan: &mut Vec<(i64, i64, usize)>,
+    packed: &PackedBatch,
+    row: usize,
+    last_prompt_slot: usize,
+    slots: &[usize],
+    response: &[u32],
+    cell: usize,
+    tokens: usize,
+) {
+    for (t, &token) in response.iter().enumerate() {
+        let predictor = if t == 0 {
+            last_prompt_slot
+        } else {
+            slots[t - 1]
+        };
+        plan.push((
+            (row * packed.len + predictor) as i64,
+            i64::from(token),
+            cell * tokens + t,
+        ));
+    }
+}
+
+fn finish(
+    packed: PackedBatch,
+    scored: Vec<(i64, i64, usize)>,
+    dims: Dims,
+    soft_rows: Vec<i64>,
+) -> ScoringPlan {
+    let m = scored.len() as i64;
+    let mut grid = vec![m; dims.batch * dims.responses * dims.tokens];
+    let mut predictor = Vec::with_capacity(scored.len());
+    let mut target = Vec::with_capacity(scored.len());
+    for (index, (p, t, cell)) in scored.into_iter().enumerate() {
+        predictor.push(p);
+        target.push(t);
+        grid[cell] = index as i64;
+    }
+    ScoringPlan {
+        packed,
+        predictor,
+        target,
+        grid,
+        soft_rows,
+    }
+}
+
+fn shared_plan(items: &[ScoreItem<'_>], dims: Dims, soft: usize, pad: u32) -> ScoringPlan {
+    let len = items
+        .iter()
+        .map(|item| soft + item.prompt.len() + item.responses.iter().map(Vec::len).sum::<usize>())
+        .max()
+        .unwrap_or(0);
+    let mut packed = PackedBatch::new(items.len(), len, soft, pad);
+    let mut scored = Vec::new();
+    for (row, item) in items.iter().enumerate() {
+        let context = put_prompt(&mut packed, row, soft, item.prompt);
+        let start_position = context.len();
+        let mut next_slot = context.len();
+        for (r, response) in item.responses.iter().enumerate() {
+            let slots: Vec<usize> = (next_slot..next_slot + response.len()).collect();
+            for (t, (&slot, &token)) in slots.iter().zip(response).enumerate() {
+                packed.put(row, slot, token, start_position + t);
+            }
+            packed.causal(row, &context, &slots);
+            plan_response(
+                &mut scored,
+                &packed,
+                row,
+                start_position - 1,
+                &slots,
+                response,
+                row * dims.responses + r,
+                dims.tokens,
+            );
+            next_slot += response.len();
+        }
+    }
+    finish(packed, scored, dims, Vec::new())
+}
+
+fn naive_plan(items: &[ScoreItem<'_>], dims: Dims, soft: usize, pad: u32) -> ScoringPlan {
+    let rows: Vec<(usize, usize)> = items
+        .iter()
+        .enumerate()
+        .flat_map(|(b, item)| (0..item.responses.len()).map(move |r| (b, r)))
+        .collect();
+    let len = items
+        .iter()
+        .map(|item| {
+            soft + item.prompt.len() + item.responses.iter().map(Vec::len).max().unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0);
+    let mut packed = PackedBatch::new(rows.len(), len, soft, pad);
+    let mut scored = Vec::new();
+    for (row, &(b, r)) in rows.iter().enumerate() {
+        let item = &items[b];
+        let response = &item.responses[r];
+        let context = put_prompt(&mut packed, row, soft, item.prompt);
+        let start = context.len();
+        let slots: Vec<usize> = (start..start + response.len()).collect();
+        for (&slot, &token) in slots.iter().zip(response) {
+            packed.put(row, slot, token, slot);
+        }
+        packed.causal(row, &context, &slots);
+        plan_response(
+            &mut scored,
+            &packed,
+            row,
+            start - 1,
+            &slots,
+            response,
+            b * dims.responses + r,
+            dims.tokens,
+        );
+    }
+    let soft_rows = rows.iter().map(|&(b, _)| b as i64).collect();
+    finish(packed, scored, dims, soft_rows)
+}
+
+fn int_tensor<const D: usize>(
+    values: &[i64],
+    shape: [usize; D],
+    model: &Transformer,
+) -> Tensor<D, Int> {
+    Tensor::from_data(TensorData::new(values.to_vec(), shape), &model.device())
+}

@@ -1,0 +1,144 @@
+//! Text through Hugging Face's `tokenizers`: a byte-level BPE trained on the dataset's own text,
+//! or any `tokenizer.json` (a pretrained model's).
+
+use std::path::Path;
+
+use tokenizers::AddedToken;
+use tokenizers::models::bpe::{BPE, BpeTrainer};
+use tokenizers::models::{ModelWrapper, TrainerWrapper};
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+
+use super::{Decoded, Prompt, Response, SpecialTokens, Tokenizer};
+use crate::error::{ModelError, Result};
+
+/// Special-token spellings tried, in order, when a loaded `tokenizer.json` does not say which
+/// tokens play the pad/bos/eos roles (Llama, GPT-2, Qwen2 and our own spell them differently).
+const BOS_NAMES: &[&str] = &["<bos>", "<s>", "<|begin_of_text|>", "<|endoftext|>"];
+const EOS_NAMES: &[&str] = &[
+    "<eos>",
+    "</s>",
+    "<|end_of_text|>",
+    "<|endoftext|>",
+    "<|im_end|>",
+];
+const PAD_NAMES: &[&str] = &["<pad>", "<|pad|>", "<unk>", "<|endoftext|>"];
+
+/// A `tokenizers` tokenizer with the roles of its special tokens resolved.
+#[derive(Clone, Debug)]
+pub struct TextTokenizer {
+    inner: tokenizers::Tokenizer,
+    special: SpecialTokens,
+}
+
+impl TextTokenizer {
+    /// Trains a byte-level BPE of at most `vocab_size` tokens on `texts` (`<pad>`, `<bos>`,
+    /// `<eos>` come first). Deterministic for the same texts in the same order.
+    pub fn train_bpe<'a>(
+        texts: impl Iterator<Item = &'a str> + Send,
+        vocab_size: usize,
+    ) -> Result<Self> {
+        let specials = ["<pad>", "<bos>", "<eos>"];
+        let mut trainer: TrainerWrapper = BpeTrainer::builder()
+            .vocab_size(vocab_size)
+            .min_frequency(2)
+            .show_progress(false)
+            .special_tokens(
+                specials
+                    .iter()
+                    .map(|s| AddedToken::from(*s, true))
+                    .collect(),
+            )
+            .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+            .build()
+            .into();
+        let mut inner = tokenizers::Tokenizer::new(ModelWrapper::BPE(BPE::default()));
+        inner.with_pre_tokenizer(Some(ByteLevel::default()));
+        inner.with_decoder(Some(ByteLevel::default()));
+        inner
+            .train(&mut trainer, texts)
+            .map_err(|e| ModelError::Tokenizer(format!("training a BPE: {e}")))?;
+        Self::from_tokenizer(inner)
+    }
+
+    /// Loads a `tokenizer.json`.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let inner = tokenizers::Tokenizer::from_file(path)
+            .map_err(|e| ModelError::Tokenizer(format!("{}: {e}", path.display())))?;
+        Self::from_tokenizer(inner)
+    }
+
+    /// Wraps a tokenizer, finding its special tokens by their usual spellings.
+    pub fn from_tokenizer(inner: tokenizers::Tokenizer) -> Result<Self> {
+        let find = |names: &[&str], role: &str| {
+            names
+                .iter()
+                .find_map(|name| inner.token_to_id(name))
+                .ok_or_else(|| {
+                    ModelError::Tokenizer(format!(
+                        "no {role} token: the tokenizer has none of {}",
+                        names.join(", ")
+                    ))
+                })
+        };
+        let special = SpecialTokens {
+            pad: find(PAD_NAMES, "padding")?,
+            bos: find(BOS_NAMES, "beginning-of-sequence")?,
+            eos: find(EOS_NAMES, "end-of-sequence")?,
+        };
+        Ok(Self { inner, special })
+    }
+
+    /// Writes the tokenizer as `tokenizer.json`.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        self.inner
+            .save(path, false)
+            .map_err(|e| ModelError::Tokenizer(format!("{}: {e}", path.display())))
+    }
+
+    fn encode_text(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(self
+            .inner
+            .encode(text, false)
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?
+            .get_ids()
+            .to_vec())
+    }
+}
+
+impl Tokenizer for TextTokenizer {
+    fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    fn special(&self) -> SpecialTokens {
+        self.special
+    }
+
+    fn encode_prompt(&self, prompt: &Prompt<'_>) -> Result<Vec<u32>> {
+        let mut tokens = vec![self.special.bos];
+        tokens.extend(self.encode_text(prompt.text)?);
+        Ok(tokens)
+    }
+
+    fn encode_response(&self, response: &Response<'_>) -> Result<Vec<u32>> {
+        let mut tokens = self.encode_text(response.text)?;
+        tokens.push(self.special.eos);
+        Ok(tokens)
+    }
+
+    fn decode_response(&self, tokens: &[u32]) -> Result<Decoded> {
+        let end = tokens
+            .iter()
+            .position(|&t| t == self.special.eos)
+            .unwrap_or(tokens.len());
+        let text = self
+            .inner
+            .decode(&tokens[..end], true)
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        Ok(Decoded { text, item: None })
+    }
+
+    fn reads_items(&self) -> bool {
+        false
+    }
+}
