@@ -19,12 +19,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod checkpoint;
 pub mod config;
 pub mod device;
 pub mod error;
+pub mod generate;
+pub mod optim;
 pub mod params;
+pub mod ranking;
 pub mod scoring;
 pub mod tokenizer;
+pub mod train;
 pub mod transformer;
 
 pub use error::{ModelError, Result};

@@ -93,15 +93,16 @@ pub fn named_values<M: Module>(module: &M) -> BTreeMap<String, (Vec<usize>, Vec<
     out
 }
 
-/// Every parameter's gradient by path, on the host (f32); parameters without one are absent.
-pub fn named_gradients<M: Module>(
+/// Every parameter's gradient by path, flattened, on the device and outside the graph;
+/// parameters without a gradient (frozen, or unused by the loss) are absent.
+pub fn gradients_by_path<M: Module>(
     module: &M,
     gradients: &burn::tensor::Gradients,
-) -> BTreeMap<String, Vec<f32>> {
+) -> BTreeMap<String, Tensor<1>> {
     struct Visitor<'a> {
         path: Path,
         gradients: &'a burn::tensor::Gradients,
-        out: BTreeMap<String, Vec<f32>>,
+        out: BTreeMap<String, Tensor<1>>,
     }
     impl ModuleVisitor for Visitor<'_> {
         fn enter_module(&mut self, name: &str, _container: &str) {
@@ -112,12 +113,8 @@ pub fn named_gradients<M: Module>(
         }
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             if let Some(grad) = param.val().grad(self.gradients) {
-                let values = grad
-                    .to_data()
-                    .convert::<f32>()
-                    .try_to_vec::<f32>()
-                    .unwrap_or_default();
-                self.out.insert(self.path.joined(), values);
+                let count: usize = grad.dims().iter().product();
+                self.out.insert(self.path.joined(), grad.reshape([count]));
             }
         }
     }
@@ -130,20 +127,40 @@ pub fn named_gradients<M: Module>(
     visitor.out
 }
 
-/// Replaces every float parameter by `update(path, flat value) → new flat value`; parameters
+/// [`gradients_by_path`] copied to the host (f32), for tests and diagnostics.
+pub fn named_gradients<M: Module>(
+    module: &M,
+    gradients: &burn::tensor::Gradients,
+) -> BTreeMap<String, Vec<f32>> {
+    gradients_by_path(module, gradients)
+        .into_iter()
+        .map(|(path, grad)| {
+            let values = grad
+                .to_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .unwrap_or_default();
+            (path, values)
+        })
+        .collect()
+}
+
+/// Replaces every float parameter by `update(path, shape, flat value) → new flat value`; parameters
 /// keep their ids and their require-grad setting. An error from `update` stops at the first
 /// failing path (the module is returned unchanged only in the sense that the error is reported;
 /// callers treat it as fatal).
 pub fn map_params<M: Module>(
     module: M,
-    mut update: impl FnMut(&str, Tensor<1>) -> Result<Option<Tensor<1>>>,
+    mut update: impl FnMut(&str, &[usize], Tensor<1>) -> Result<Option<Tensor<1>>>,
 ) -> Result<M> {
     struct Mapper<'a, F> {
         path: Path,
         update: &'a mut F,
         error: Option<ModelError>,
     }
-    impl<F: FnMut(&str, Tensor<1>) -> Result<Option<Tensor<1>>>> ModuleMapper for Mapper<'_, F> {
+    impl<F: FnMut(&str, &[usize], Tensor<1>) -> Result<Option<Tensor<1>>>> ModuleMapper
+        for Mapper<'_, F>
+    {
         fn enter_module(&mut self, name: &str, _container: &str) {
             self.path.enter(name);
         }
@@ -160,7 +177,7 @@ pub fn map_params<M: Module>(
             let autodiff = tensor.is_autodiff();
             let count: usize = shape.iter().product();
             let inner = tensor.clone().inner().reshape([count]);
-            let replaced = match (self.update)(&self.path.joined(), inner) {
+            let replaced = match (self.update)(&self.path.joined(), &shape, inner) {
                 Ok(Some(flat)) => {
                     let mut value = flat.reshape(shape);
                     if autodiff {

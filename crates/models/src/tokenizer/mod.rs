@@ -73,6 +73,11 @@ pub struct EncodedExample {
     pub user: Option<i64>,
     /// Candidate responses in prompt order and the index of the target, for ranking evaluation.
     pub candidates: Option<Candidates>,
+    /// The dataset's per-example weight and smoothing columns.
+    pub weight: Option<f32>,
+    pub smoothing: Option<f32>,
+    /// Cached reference log-probs of `[chosen, rejected…]`, when the dataset carries them.
+    pub reference: Option<Vec<f64>>,
 }
 
 /// The candidate set of a recommendation example, tokenized as responses.
@@ -143,10 +148,21 @@ pub fn encode_record(
         }
         _ => None,
     };
+    let reference = match (record.ref_chosen_logp, &record.ref_rejected_logps) {
+        (Some(chosen), Some(rejected)) if rejected.len() == record.rejected.len() => Some(
+            std::iter::once(chosen)
+                .chain(rejected.iter().copied())
+                .collect(),
+        ),
+        _ => None,
+    };
     Ok(EncodedExample {
         prompt,
         responses,
         user: record.user_id,
         candidates,
+        weight: record.weight,
+        smoothing: record.smoothing,
+        reference,
     })
 }

@@ -74,7 +74,7 @@ impl Transformer {
     /// The same model with its weights in another float type (f64 for exact parity tests,
     /// f16/bf16 to halve memory on a GPU).
     pub fn cast(self, dtype: DType) -> Result<Self> {
-        crate::params::map_params(self, |_, value| Ok(Some(value.cast(dtype))))
+        crate::params::map_params(self, |_, _, value| Ok(Some(value.cast(dtype))))
     }
 
     pub fn config(&self) -> &TransformerConfig {

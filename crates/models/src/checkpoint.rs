@@ -1,0 +1,217 @@
+//! Training checkpoints: one safetensors file holding the weights (`model.<path>`), the AdamW
+//! moments (`adam.first.<path>`, `adam.second.<path>`) and, in its metadata, the trainer's
+//! position (update count, early-stopping state, seed) as JSON. Written to a hidden temporary
+//! file and renamed, so a run killed mid-write leaves the previous checkpoint intact.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+use crate::optim::{AdamW, Moments};
+use crate::params::{for_each_param, map_params};
+
+const FORMAT: &str = "prefopt-checkpoint-1";
+
+/// Where the trainer stands; everything else it needs is derived from the config and seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Optimizer updates done.
+    pub step: usize,
+    /// The seed that orders every epoch's examples (the RNG state: epoch `e` is shuffled by a
+    /// generator seeded from `(seed, e)`, so the position `step` fixes all later draws).
+    pub seed: u64,
+    /// Best validation metric so far and the update it was measured at.
+    pub best: Option<(f64, usize)>,
+    /// Evaluations since the best one (early stopping).
+    pub evals_without_improvement: usize,
+    /// Free-form description of the model (its config as JSON), checked on resume.
+    pub model: String,
+}
+
+/// A host copy of one tensor.
+struct HostTensor {
+    shape: Vec<usize>,
+    dtype: Dtype,
+    bytes: Vec<u8>,
+}
+
+fn host(tensor: Tensor<1>, shape: &[usize]) -> Result<HostTensor> {
+    let data = tensor.to_data();
+    let (dtype, data) = match data.dtype() {
+        DType::F64 => (Dtype::F64, data),
+        DType::F16 => (Dtype::F16, data),
+        DType::BF16 => (Dtype::BF16, data),
+        _ => (Dtype::F32, data.convert::<f32>()),
+    };
+    Ok(HostTensor {
+        shape: shape.to_vec(),
+        dtype,
+        bytes: data.as_bytes().to_vec(),
+    })
+}
+
+/// Writes weights, optimizer and state to `path` atomically.
+pub fn save<M: Module>(
+    path: &Path,
+    model: &M,
+    optimizer: &AdamW,
+    state: &TrainerState,
+) -> Result<()> {
+    let mut tensors: BTreeMap<String, HostTensor> = BTreeMap::new();
+    let mut failure = None;
+    for_each_param(model, |name, tensor| {
+        let shape = tensor.shape().to_vec();
+        match host(tensor.flat(), &shape) {
+            Ok(t) => {
+                tensors.insert(format!("model.{name}"), t);
+            }
+            Err(e) => failure = Some(e),
+        }
+        if let Some(moments) = optimizer.moments.get(name) {
+            for (kind, value) in [("first", &moments.first), ("second", &moments.second)] {
+                match host(value.clone(), &shape) {
+                    Ok(t) => {
+                        tensors.insert(format!("adam.{kind}.{name}"), t);
+                    }
+                    Err(e) => failure = Some(e),
+                }
+            }
+        }
+    });
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    let fail = |reason: String| ModelError::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let views = tensors
+        .iter()
+        .map(|(name, t)| {
+            TensorView::new(t.dtype, t.shape.clone(), &t.bytes)
+                .map(|view| (name.clone(), view))
+                .map_err(|e| fail(format!("tensor {name}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let metadata = HashMap::from([
+        ("format".to_string(), FORMAT.to_string()),
+        (
+            "state".to_string(),
+            serde_json::to_string(state).map_err(|e| fail(e.to_string()))?,
+        ),
+        ("adam_updates".to_string(), optimizer.updates.to_string()),
+        (
+            "adam_config".to_string(),
+            serde_json::to_string(&optimizer.config).map_err(|e| fail(e.to_string()))?,
+        ),
+    ]);
+    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| fail(e.to_string()))?;
+    write_atomically(path, &bytes)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(folder).map_err(|e| ModelError::io(folder, e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary: PathBuf = folder.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut file = fs::File::create(&temporary).map_err(|e| ModelError::io(&temporary, e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| ModelError::io(&temporary, e))?;
+    fs::rename(&temporary, path).map_err(|e| ModelError::io(path, e))
+}
+
+/// What [`load`] restores.
+pub struct Restored<M> {
+    pub model: M,
+    pub optimizer: AdamW,
+    pub state: TrainerState,
+}
+
+/// Reads a checkpoint into `model` (which fixes the architecture; every parameter must be in
+/// the file with the same shape) and rebuilds the optimizer's moments on `device`.
+pub fn load<M: Module>(path: &Path, model: M, device: &Device) -> Result<Restored<M>> {
+    let bytes = fs::read(path).map_err(|e| ModelError::io(path, e))?;
+    let fail = |reason: String| ModelError::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| fail(e.to_string()))?;
+    let metadata = header.metadata().clone().unwrap_or_default();
+    if metadata.get("format").map(String::as_str) != Some(FORMAT) {
+        return Err(fail(format!(
+            "not a prefopt checkpoint (format {FORMAT} expected)"
+        )));
+    }
+    let field = |key: &str| {
+        metadata
+            .get(key)
+            .ok_or_else(|| fail(format!("metadata `{key}` is missing")))
+    };
+    let state: TrainerState =
+        serde_json::from_str(field("state")?).map_err(|e| fail(format!("state: {e}")))?;
+    let config = serde_json::from_str(field("adam_config")?)
+        .map_err(|e| fail(format!("adam_config: {e}")))?;
+    let updates: u64 = field("adam_updates")?
+        .parse()
+        .map_err(|e| fail(format!("adam_updates: {e}")))?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| fail(e.to_string()))?;
+    let read = |name: &str, expected: &[usize], dtype: DType| -> Result<Option<Tensor<1>>> {
+        let view = match file.tensor(name) {
+            Ok(view) => view,
+            Err(_) => return Ok(None),
+        };
+        if view.shape() != expected {
+            return Err(fail(format!(
+                "tensor {name} has shape {:?}, the model expects {expected:?}",
+                view.shape()
+            )));
+        }
+        let count: usize = expected.iter().product();
+        let data = match view.dtype() {
+            Dtype::F32 => TensorData::from_bytes_vec(view.data().to_vec(), [count], DType::F32),
+            Dtype::F64 => TensorData::from_bytes_vec(view.data().to_vec(), [count], DType::F64),
+            Dtype::F16 => TensorData::from_bytes_vec(view.data().to_vec(), [count], DType::F16),
+            Dtype::BF16 => TensorData::from_bytes_vec(view.data().to_vec(), [count], DType::BF16),
+            other => {
+                return Err(fail(format!(
+                    "tensor {name} has unsupported dtype {other:?}"
+                )));
+            }
+        };
+        Ok(Some(Tensor::<1>::from_data(data, device).cast(dtype)))
+    };
+    let mut moments = BTreeMap::new();
+    let model = map_params(model, |name, shape, value| {
+        let dtype = value.dtype();
+        let weights = read(&format!("model.{name}"), shape, dtype)?
+            .ok_or_else(|| fail(format!("tensor model.{name} is missing")))?;
+        let first = read(&format!("adam.first.{name}"), shape, dtype)?;
+        let second = read(&format!("adam.second.{name}"), shape, dtype)?;
+        if let (Some(first), Some(second)) = (first, second) {
+            moments.insert(name.to_string(), Moments { first, second });
+        }
+        Ok(Some(weights))
+    })?;
+    let mut optimizer = AdamW::new(config)?;
+    optimizer.moments = moments;
+    optimizer.updates = updates;
+    Ok(Restored {
+        model,
+        optimizer,
+        state,
+    })
+}

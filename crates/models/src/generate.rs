@@ -1,0 +1,179 @@
+//! Generation: greedy and beam search, free or constrained to a candidate set through a prefix
+//! trie over the candidates' token ids (a constrained decoder can only spell a candidate).
+//!
+//! Every step reruns the model over prompt and prefix (no KV cache here); responses in the
+//! recommendation setting are a few tokens long.
+
+use std::collections::BTreeMap;
+
+use burn::tensor::Tensor;
+use burn::tensor::activation::log_softmax;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+use crate::transformer::{PackedBatch, Transformer};
+
+/// A trie over token sequences: which tokens may follow a given prefix.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PrefixTrie {
+    children: BTreeMap<u32, PrefixTrie>,
+}
+
+impl PrefixTrie {
+    /// The trie of a set of sequences (each a candidate response, `eos` included).
+    pub fn new<'a>(sequences: impl IntoIterator<Item = &'a [u32]>) -> Self {
+        let mut root = Self::default();
+        for sequence in sequences {
+            let mut node = &mut root;
+            for &token in sequence {
+                node = node.children.entry(token).or_default();
+            }
+        }
+        root
+    }
+
+    /// Tokens allowed after `prefix` (empty when the prefix leaves the trie or completes it).
+    pub fn next_tokens(&self, prefix: &[u32]) -> Vec<u32> {
+        let mut node = self;
+        for token in prefix {
+            match node.children.get(token) {
+                Some(child) => node = child,
+                None => return Vec::new(),
+            }
+        }
+        node.children.keys().copied().collect()
+    }
+}
+
+/// Search settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GenerateConfig {
+    /// Beams kept per step; 1 is greedy decoding.
+    pub beams: usize,
+    /// Longest response, in tokens (`eos` included).
+    pub max_tokens: usize,
+}
+
+impl Default for GenerateConfig {
+    fn default() -> Self {
+        Self {
+            beams: 1,
+            max_tokens: 32,
+        }
+    }
+}
+
+/// One finished (or cut-off) response and its log-prob under the model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Generated {
+    pub tokens: Vec<u32>,
+    pub logp: f64,
+    /// Whether it ended with `eos` (not cut at `max_tokens` or at a dead end of the trie).
+    pub finished: bool,
+}
+
+/// Log-probs of the next token after each prefix (`rows` prefixes of equal length).
+fn next_token_logps(
+    model: &Transformer,
+    prompt: &[u32],
+    prefixes: &[Vec<u32>],
+    pad: u32,
+) -> Result<Vec<Vec<f64>>> {
+    let len = prompt.len() + prefixes[0].len();
+    let mut packed = PackedBatch::new(prefixes.len(), len, 0, pad);
+    let slots: Vec<usize> = (0..len).collect();
+    for (row, prefix) in prefixes.iter().enumerate() {
+        for (slot, &token) in prompt.iter().chain(prefix).enumerate() {
+            packed.put(row, slot, token, slot);
+        }
+        packed.causal(row, &[], &slots);
+    }
+    let hidden = model.hidden(&packed, None)?;
+    let [rows, _, d] = hidden.dims();
+    let last: Tensor<2> = hidden.narrow(1, len - 1, 1).reshape([rows, d]);
+    let logps = log_softmax(model.logits(last), 1);
+    let vocab = logps.dims()[1];
+    let values: Vec<f64> = logps
+        .to_data()
+        .convert::<f64>()
+        .try_to_vec()
+        .map_err(|e| ModelError::InvalidConfig(format!("reading logits: {e:?}")))?;
+    Ok(values.chunks(vocab).map(<[f64]>::to_vec).collect())
+}
+
+/// Generates up to `config.beams` responses to `prompt`, best first. With a trie, every
+/// response is a path of the trie.
+pub fn generate(
+    model: &Transformer,
+    prompt: &[u32],
+    config: &GenerateConfig,
+    trie: Option<&PrefixTrie>,
+    eos: u32,
+    pad: u32,
+) -> Result<Vec<Generated>> {
+    if config.beams == 0 || config.max_tokens == 0 {
+        return Err(ModelError::InvalidConfig(
+            "beams and max_tokens must be positive".into(),
+        ));
+    }
+    if prompt.is_empty() {
+        return Err(ModelError::InvalidConfig("the prompt has no tokens".into()));
+    }
+    let mut live: Vec<(Vec<u32>, f64)> = vec![(Vec::new(), 0.0)];
+    let mut done: Vec<Generated> = Vec::new();
+    for _ in 0..config.max_tokens {
+        let prefixes: Vec<Vec<u32>> = live.iter().map(|(p, _)| p.clone()).collect();
+        let logps = next_token_logps(model, prompt, &prefixes, pad)?;
+        let mut expansions: Vec<(Vec<u32>, f64)> = Vec::new();
+        for ((prefix, score), row) in live.iter().zip(&logps) {
+            let allowed: Vec<u32> = match trie {
+                Some(trie) => trie.next_tokens(prefix),
+                None => (0..row.len() as u32).collect(),
+            };
+            if allowed.is_empty() {
+                done.push(Generated {
+                    tokens: prefix.clone(),
+                    logp: *score,
+                    finished: false,
+                });
+                continue;
+            }
+            let mut ranked: Vec<(u32, f64)> =
+                allowed.iter().map(|&t| (t, row[t as usize])).collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            for (token, logp) in ranked.into_iter().take(config.beams) {
+                let mut next = prefix.clone();
+                next.push(token);
+                expansions.push((next, score + logp));
+            }
+        }
+        expansions.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        live.clear();
+        for (tokens, logp) in expansions {
+            if done.iter().filter(|g| g.finished).count() + live.len() >= config.beams {
+                break;
+            }
+            if tokens.last() == Some(&eos) {
+                done.push(Generated {
+                    tokens,
+                    logp,
+                    finished: true,
+                });
+            } else {
+                live.push((tokens, logp));
+            }
+        }
+        if live.is_empty() {
+            break;
+        }
+    }
+    done.extend(live.into_iter().map(|(tokens, logp)| Generated {
+        tokens,
+        logp,
+        finished: false,
+    }));
+    done.sort_by(|a, b| b.finished.cmp(&a.finished).then(b.logp.total_cmp(&a.logp)));
+    done.truncate(config.beams);
+    Ok(done)
+}

@@ -1,0 +1,198 @@
+//! Preference training: the policy scores the chosen and K rejected responses of each prompt
+//! (sharing the prompt), the frozen reference's log-probs come from a cache filled once before
+//! training, and any [`Objective`] turns them into a loss.
+
+use burn::tensor::{Bool, DType, Device, Tensor, TensorData};
+use prefopt_objectives::{Objective, PreferenceLogps, TokenLogps};
+
+use super::Task;
+use crate::error::{ModelError, Result};
+use crate::scoring::{ScoreItem, Scores, ScoringMode, score};
+use crate::tokenizer::EncodedExample;
+use crate::transformer::Transformer;
+
+/// Reference log-probs of `[chosen, rejected…]` for every training example.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReferenceLogps(pub Vec<Vec<f64>>);
+
+impl ReferenceLogps {
+    /// The dataset's cached `ref_*` columns, when every example carries them.
+    pub fn from_examples(examples: &[EncodedExample]) -> Option<Self> {
+        examples
+            .iter()
+            .map(|e| e.reference.clone())
+            .collect::<Option<Vec<_>>>()
+            .map(Self)
+    }
+}
+
+fn items<'a>(examples: &'a [EncodedExample], indices: &[usize]) -> Result<Vec<ScoreItem<'a>>> {
+    indices
+        .iter()
+        .map(|&i| {
+            let example = examples
+                .get(i)
+                .ok_or_else(|| ModelError::example(i, "no such example"))?;
+            Ok(ScoreItem {
+                prompt: &example.prompt,
+                responses: &example.responses,
+            })
+        })
+        .collect()
+}
+
+/// Runs the (frozen) reference model once over every example, `batch_size` prompts at a time.
+/// Pass the model without autodiff (`model.valid()`): no graph is built.
+pub fn reference_logps(
+    reference: &Transformer,
+    examples: &[EncodedExample],
+    batch_size: usize,
+    mode: ScoringMode,
+    pad: u32,
+) -> Result<ReferenceLogps> {
+    let mut out = Vec::with_capacity(examples.len());
+    let indices: Vec<usize> = (0..examples.len()).collect();
+    for chunk in indices.chunks(batch_size.max(1)) {
+        let scores = score(reference, &items(examples, chunk)?, mode, None, pad)?;
+        let values: Vec<f64> = scores
+            .logps
+            .to_data()
+            .convert::<f64>()
+            .try_to_vec()
+            .map_err(|e| {
+                ModelError::InvalidConfig(format!("reading reference log-probs: {e:?}"))
+            })?;
+        for (row, &i) in chunk.iter().enumerate() {
+            let count = examples[i].responses.len();
+            out.push(values[row * scores.responses..row * scores.responses + count].to_vec());
+        }
+    }
+    Ok(ReferenceLogps(out))
+}
+
+/// Preference optimisation of a policy with any objective.
+pub struct PreferenceTask<'a> {
+    pub examples: &'a [EncodedExample],
+    pub objective: &'a dyn Objective,
+    /// `None` for reference-free objectives (SimPO, CPO, ORPO).
+    pub reference: Option<&'a ReferenceLogps>,
+    pub mode: ScoringMode,
+    pub pad: u32,
+}
+
+impl Task<Transformer> for PreferenceTask<'_> {
+    fn len(&self) -> usize {
+        self.examples.len()
+    }
+
+    fn loss(
+        &self,
+        model: &Transformer,
+        indices: &[usize],
+    ) -> Result<(Tensor<1>, Vec<(String, f64)>)> {
+        let batch = items(self.examples, indices)?;
+        if let Some((row, _)) = batch
+            .iter()
+            .enumerate()
+            .find(|(_, item)| item.responses.len() < 2)
+        {
+            return Err(ModelError::example(
+                indices[row],
+                "a preference example needs a chosen and at least one rejected response",
+            ));
+        }
+        let scores = score(model, &batch, self.mode, None, self.pad)?;
+        let input = self.logps(&scores, indices)?;
+        let output = self.objective.compute(&input)?;
+        Ok((output.loss.clone(), output.metrics().values))
+    }
+}
+
+impl PreferenceTask<'_> {
+    /// Assembles the objective's input from the policy's scores and the cached extras.
+    pub fn logps(&self, scores: &Scores, indices: &[usize]) -> Result<PreferenceLogps> {
+        let [b, r] = [scores.batch, scores.responses];
+        let k = r - 1;
+        let device = scores.logps.device();
+        let dtype = scores.logps.dtype();
+        let chosen = scores.logps.clone().narrow(1, 0, 1).reshape([b]);
+        let rejected = scores.logps.clone().narrow(1, 1, k);
+        let lengths = scores.lengths_tensor();
+        let mut input = PreferenceLogps::new(chosen, rejected).with_lengths(
+            lengths.clone().narrow(1, 0, 1).reshape([b]),
+            lengths.narrow(1, 1, k),
+        );
+        let examples: Vec<&EncodedExample> = indices.iter().map(|&i| &self.examples[i]).collect();
+        if examples.iter().any(|e| e.responses.len() != r) {
+            input = input.with_rejected_mask(scores.present.clone().narrow(1, 1, k));
+        }
+        if let Some(reference) = self.reference {
+            let rows: Vec<&Vec<f64>> = indices
+                .iter()
+                .map(|&i| {
+                    reference.0.get(i).ok_or_else(|| {
+                        ModelError::example(i, "no reference log-probs for this example")
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let grid = padded(&rows, r);
+            let full = float_tensor::<2>(grid, [b, r], &device, dtype);
+            input = input.with_reference(
+                full.clone().narrow(1, 0, 1).reshape([b]),
+                full.narrow(1, 1, k),
+            );
+        }
+        if let Some(weights) = examples
+            .iter()
+            .map(|e| e.weight.map(f64::from))
+            .collect::<Option<Vec<_>>>()
+        {
+            input = input.with_weights(float_tensor::<1>(weights, [b], &device, dtype));
+        }
+        if let Some(smoothing) = examples
+            .iter()
+            .map(|e| e.smoothing.map(f64::from))
+            .collect::<Option<Vec<_>>>()
+        {
+            let grid: Vec<f64> = smoothing
+                .iter()
+                .flat_map(|&s| std::iter::repeat_n(s, k))
+                .collect();
+            input = input.with_smoothing(float_tensor::<2>(grid, [b, k], &device, dtype));
+        }
+        if let Some(users) = examples
+            .iter()
+            .map(|e| e.user.map(|u| u.max(0) as u64))
+            .collect::<Option<Vec<_>>>()
+        {
+            input = input.with_user_ids(users);
+        }
+        let l = scores.token_logps.dims()[2];
+        let tokens = scores.token_logps.clone();
+        let mask: Tensor<3, Bool> = scores.token_mask.clone();
+        input = input.with_tokens(TokenLogps {
+            chosen: tokens.clone().narrow(1, 0, 1).reshape([b, l]),
+            chosen_mask: mask.clone().narrow(1, 0, 1).reshape([b, l]),
+            rejected: tokens.narrow(1, 1, k),
+            rejected_mask: mask.narrow(1, 1, k),
+            chosen_log_sum_sq_probs: None,
+            rejected_log_sum_sq_probs: None,
+        });
+        Ok(input)
+    }
+}
+
+fn padded(rows: &[&Vec<f64>], width: usize) -> Vec<f64> {
+    rows.iter()
+        .flat_map(|row| (0..width).map(|j| row.get(j).copied().unwrap_or(0.0)))
+        .collect()
+}
+
+fn float_tensor<const D: usize>(
+    values: Vec<f64>,
+    shape: [usize; D],
+    device: &Device,
+    dtype: DType,
+) -> Tensor<D> {
+    Tensor::<D>::from_data(TensorData::new(values, shape), (device, DType::F64)).cast(dtype)
+}

@@ -1,0 +1,49 @@
+//! Shared helpers of the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use prefopt_data::{PreferenceDataset, PreferenceRecord, ReadOptions};
+use prefopt_models::tokenizer::{EncodedExample, ItemTokenizer, encode_record};
+
+/// A temporary folder removed when the guard drops.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("prefopt-models-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A split of the committed generated dataset `datasets/synthetic-rec` (500 items, K = 3).
+pub fn synthetic_rec(split: &str) -> Vec<PreferenceRecord> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../datasets/synthetic-rec")
+        .join(format!("{split}.parquet"));
+    PreferenceDataset::open(&path)
+        .unwrap()
+        .read_all(ReadOptions::default())
+        .unwrap()
+        .0
+}
+
+pub fn encode(tokenizer: &ItemTokenizer, records: &[PreferenceRecord]) -> Vec<EncodedExample> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| encode_record(tokenizer, r, i).unwrap())
+        .collect()
+}

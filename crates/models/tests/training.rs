@@ -1,0 +1,211 @@
+//! The training loop: exact resume from a checkpoint, accumulation, logs, early stopping.
+
+mod common;
+
+use burn::tensor::Device;
+use prefopt_models::config::Preset;
+use prefopt_models::params::named_values;
+use prefopt_models::scoring::ScoringMode;
+use prefopt_models::tokenizer::{ItemTokenizer, Tokenizer};
+use prefopt_models::train::{PreferenceTask, SftTask, TrainConfig, reference_logps, train};
+use prefopt_models::transformer::Transformer;
+use prefopt_objectives::ObjectiveConfig;
+
+use common::{Scratch, encode, synthetic_rec};
+
+fn setup() -> (
+    ItemTokenizer,
+    Vec<prefopt_models::tokenizer::EncodedExample>,
+) {
+    let tokenizer = ItemTokenizer::new(500).unwrap();
+    let records: Vec<_> = synthetic_rec("train").into_iter().take(48).collect();
+    let examples = encode(&tokenizer, &records);
+    (tokenizer, examples)
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_weights() {
+    let (tokenizer, examples) = setup();
+    let device = Device::flex().autodiff();
+    let config = Preset::Tiny.config(tokenizer.vocab_size());
+    let description = serde_json::to_string(&config).unwrap();
+    let pad = tokenizer.special().pad;
+    let reference = reference_logps(
+        &Transformer::new(&config, 5, &Device::flex()).unwrap(),
+        &examples,
+        16,
+        ScoringMode::SharedPrefix,
+        pad,
+    )
+    .unwrap();
+    let objective = ObjectiveConfig::from_name("sdpo").unwrap().check().unwrap();
+    let task = PreferenceTask {
+        examples: &examples,
+        objective: objective.as_ref(),
+        reference: Some(&reference),
+        mode: ScoringMode::SharedPrefix,
+        pad,
+    };
+    let run = |dir: &Scratch, stop_after: Option<usize>, resume: bool| {
+        let trainer = TrainConfig {
+            epochs: 3,
+            batch_size: 8,
+            grad_accum: 2,
+            lr: 2e-3,
+            max_grad_norm: Some(0.5),
+            seed: 9,
+            checkpoint_dir: Some(dir.path().to_path_buf()),
+            checkpoint_every: Some(2),
+            log: Some(dir.path().join("log.jsonl")),
+            stop_after,
+            resume,
+            ..TrainConfig::default()
+        };
+        let model = Transformer::new(&config, 5, &device).unwrap();
+        train(model, &task, &trainer, &description, None).unwrap()
+    };
+    let whole_dir = Scratch::new("resume-whole");
+    let whole = run(&whole_dir, None, false);
+    assert_eq!(
+        whole.state.step, 9,
+        "48 examples / 16 per update × 3 epochs"
+    );
+
+    let killed_dir = Scratch::new("resume-killed");
+    let first = run(&killed_dir, Some(5), false);
+    assert_eq!(first.state.step, 5);
+    let second = run(&killed_dir, None, true);
+    assert_eq!(second.state.step, 9);
+    assert_eq!(
+        second.losses.len(),
+        4,
+        "the resumed run does only the remaining updates"
+    );
+    assert_eq!(
+        &whole.losses[5..],
+        &second.losses[..],
+        "same batches, same losses"
+    );
+    let a = named_values(&whole.last);
+    let b = named_values(&second.last);
+    assert_eq!(a.len(), b.len());
+    for (name, (shape, values)) in &a {
+        assert_eq!(&b[name].0, shape);
+        assert!(values == &b[name].1, "{name} differs after resume");
+    }
+    // The log holds every update once: 5 from the first process, 4 appended by the second.
+    let log = std::fs::read_to_string(killed_dir.path().join("log.jsonl")).unwrap();
+    let steps: Vec<u64> = log
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(steps, (1..=9).collect::<Vec<_>>());
+    assert!(
+        log.lines()
+            .all(|l| l.contains("\"lr\"") && l.contains("grad_norm"))
+    );
+}
+
+#[test]
+fn a_checkpoint_of_another_model_is_refused() {
+    let (tokenizer, examples) = setup();
+    let device = Device::flex().autodiff();
+    let config = Preset::Tiny.config(tokenizer.vocab_size());
+    let pad = tokenizer.special().pad;
+    let task = SftTask {
+        examples: &examples,
+        pad,
+    };
+    let dir = Scratch::new("refuse");
+    let trainer = TrainConfig {
+        batch_size: 16,
+        checkpoint_dir: Some(dir.path().to_path_buf()),
+        stop_after: Some(1),
+        ..TrainConfig::default()
+    };
+    let model = Transformer::new(&config, 5, &device).unwrap();
+    train(model, &task, &trainer, "model A", None).unwrap();
+    let resume = TrainConfig {
+        resume: true,
+        stop_after: None,
+        ..trainer
+    };
+    let model = Transformer::new(&config, 5, &device).unwrap();
+    let error = train(model, &task, &resume, "model B", None).err().unwrap();
+    assert!(error.to_string().contains("another model"), "{error}");
+}
+
+#[test]
+fn early_stopping_returns_the_best_evaluated_model() {
+    let (tokenizer, examples) = setup();
+    let device = Device::flex().autodiff();
+    let config = Preset::Tiny.config(tokenizer.vocab_size());
+    let task = SftTask {
+        examples: &examples,
+        pad: tokenizer.special().pad,
+    };
+    let trainer = TrainConfig {
+        epochs: 10,
+        batch_size: 16,
+        eval_every: Some(1),
+        patience: Some(2),
+        ..TrainConfig::default()
+    };
+    // A metric that peaks at the third evaluation and then only gets worse.
+    let mut calls = 0;
+    let mut metric = |_: &Transformer| {
+        calls += 1;
+        Ok(-((calls as f64) - 3.0).abs())
+    };
+    let model = Transformer::new(&config, 5, &device).unwrap();
+    let outcome = train(model, &task, &trainer, "m", Some(&mut metric)).unwrap();
+    assert!(outcome.stopped_early);
+    assert_eq!(outcome.state.step, 5, "two evaluations after the best one");
+    assert_eq!(outcome.state.best, Some((0.0, 3)));
+    assert_ne!(named_values(&outcome.model), named_values(&outcome.last));
+}
+
+#[test]
+fn sft_lowers_the_loss_and_bad_settings_are_errors() {
+    let (tokenizer, examples) = setup();
+    let device = Device::flex().autodiff();
+    let config = Preset::Tiny.config(tokenizer.vocab_size());
+    let task = SftTask {
+        examples: &examples,
+        pad: tokenizer.special().pad,
+    };
+    let trainer = TrainConfig {
+        epochs: 8,
+        batch_size: 16,
+        lr: 3e-3,
+        ..TrainConfig::default()
+    };
+    let model = Transformer::new(&config, 5, &device).unwrap();
+    let outcome = train(model, &task, &trainer, "m", None).unwrap();
+    let first = outcome.losses[..3].iter().sum::<f64>();
+    let last = outcome.losses[outcome.losses.len() - 3..]
+        .iter()
+        .sum::<f64>();
+    assert!(last < 0.8 * first, "{:?}", outcome.losses);
+    for bad in [
+        TrainConfig {
+            batch_size: 0,
+            ..TrainConfig::default()
+        },
+        TrainConfig {
+            lr: -1.0,
+            ..TrainConfig::default()
+        },
+        TrainConfig {
+            resume: true,
+            ..TrainConfig::default()
+        },
+    ] {
+        let model = Transformer::new(&config, 5, &device).unwrap();
+        assert!(train(model, &task, &bad, "m", None).is_err());
+    }
+}
