@@ -3,9 +3,10 @@
 //! Criterion benchmarks, one bench target per workload of DESIGN.md §7:
 //! `w1` (every loss, forward + backward, B = 64, K ∈ {1, 20}, flex); `w3` (interaction log →
 //! preference Parquet with 19 popularity negatives, read back, beside a Polars peer; sampler
-//! throughput); `w2` and `w4` are added by the issues that build those workloads. Run one with
+//! throughput); `w2` (one preference step, shared-prefix vs naive scoring); `w4` is added with the eval crate. Run one with
 //! `cargo bench --profile dev --workspace --bench w1` (see `docs/benchmarks.md`).
 
+pub mod w2;
 pub mod w3;
 
 /// The losses W1 times: every objective of prefopt-objectives under its canonical name.

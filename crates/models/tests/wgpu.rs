@@ -1,0 +1,107 @@
+//! One preference training step on wgpu and on flex from the same weights: same loss, same
+//! gradients, same updated weights (f32, 1e-4 relative). In CI wgpu runs on Mesa's lavapipe,
+//! which checks the GPU code path, not its speed.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use burn::tensor::{Device, DeviceKind};
+use prefopt_models::config::Preset;
+use prefopt_models::optim::{AdamW, AdamWConfig};
+use prefopt_models::params::{gradients_by_path, named_values};
+use prefopt_models::scoring::ScoringMode;
+use prefopt_models::tokenizer::{ItemTokenizer, Tokenizer};
+use prefopt_models::train::{PreferenceTask, Task, reference_logps};
+use prefopt_models::transformer::Transformer;
+use prefopt_objectives::ObjectiveConfig;
+
+use common::{encode, synthetic_rec};
+
+struct StepResult {
+    loss: f64,
+    gradients: BTreeMap<String, Vec<f32>>,
+    weights: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+}
+
+fn step(device: &Device) -> StepResult {
+    let tokenizer = ItemTokenizer::new(500).unwrap();
+    let records: Vec<_> = synthetic_rec("train").into_iter().take(6).collect();
+    let examples = encode(&tokenizer, &records);
+    let config = Preset::Tiny.config(tokenizer.vocab_size());
+    let pad = tokenizer.special().pad;
+    let reference = reference_logps(
+        &Transformer::new(&config, 1, device).unwrap(),
+        &examples,
+        6,
+        ScoringMode::SharedPrefix,
+        pad,
+    )
+    .unwrap();
+    let model = Transformer::new(&config, 2, &device.clone().autodiff()).unwrap();
+    let objective = ObjectiveConfig::from_name("sdpo").unwrap().check().unwrap();
+    let task = PreferenceTask {
+        examples: &examples,
+        objective: objective.as_ref(),
+        reference: Some(&reference),
+        mode: ScoringMode::SharedPrefix,
+        pad,
+    };
+    let (loss, _) = task.loss(&model, &[0, 1, 2, 3, 4, 5]).unwrap();
+    let value = loss.clone().into_scalar::<f64>();
+    let gradients = gradients_by_path(&model, &loss.backward());
+    let host_gradients = gradients
+        .iter()
+        .map(|(k, g)| {
+            (
+                k.clone(),
+                g.to_data().convert::<f32>().try_to_vec().unwrap(),
+            )
+        })
+        .collect();
+    let mut optimizer = AdamW::new(AdamWConfig::default()).unwrap();
+    let model = optimizer.step(model, &gradients, 1e-3).unwrap();
+    StepResult {
+        loss: value,
+        gradients: host_gradients,
+        weights: named_values(&model),
+    }
+}
+
+fn relative_gap(a: &[f32], b: &[f32]) -> f64 {
+    let diff: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(x - y).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let norm: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum::<f64>().sqrt();
+    diff / norm.max(1e-12)
+}
+
+#[test]
+fn a_training_step_on_wgpu_matches_flex() {
+    let cpu = step(&Device::flex());
+    let gpu = step(&Device::wgpu(DeviceKind::DefaultDevice));
+    assert!(
+        (cpu.loss - gpu.loss).abs() <= 1e-4 * cpu.loss.abs(),
+        "loss {} vs {}",
+        cpu.loss,
+        gpu.loss
+    );
+    assert_eq!(cpu.gradients.len(), gpu.gradients.len());
+    let mut failures = Vec::new();
+    for (name, g) in &cpu.gradients {
+        let gap = relative_gap(&gpu.gradients[name], g);
+        if gap > 1e-4 {
+            failures.push(format!("gradient {name}: relative gap {gap:.2e}"));
+        }
+    }
+    for (name, (_, w)) in &cpu.weights {
+        let gap = relative_gap(&gpu.weights[name].1, w);
+        if gap > 1e-4 {
+            failures.push(format!("updated weight {name}: relative gap {gap:.2e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
