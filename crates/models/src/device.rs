@@ -13,8 +13,13 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum DeviceError {
     /// An unknown `--device` value.
-    #[error("unknown device `{0}`; expected one of auto, cpu, wgpu")]
+    #[error("unknown device `{0}`; expected one of auto, cpu, wgpu, cuda")]
     Unknown(String),
+    /// `cuda` was requested from a build without the `cuda` cargo feature.
+    #[error(
+        "this build has no CUDA backend: rebuild with `--features prefopt-models/cuda` (needs the CUDA toolkit), or use --device wgpu"
+    )]
+    CudaNotBuilt,
     /// `wgpu` was requested but no adapter exists.
     #[error(
         "no wgpu adapter is available (on Linux without a GPU, install mesa-vulkan-drivers for lavapipe)"
@@ -33,6 +38,8 @@ pub enum DeviceChoice {
     Cpu,
     /// The first wgpu adapter, software rasterizers included (useful to test GPU code paths).
     Wgpu,
+    /// The first CUDA device (cargo feature `cuda`).
+    Cuda,
 }
 
 impl FromStr for DeviceChoice {
@@ -43,6 +50,7 @@ impl FromStr for DeviceChoice {
             "auto" => Ok(Self::Auto),
             "cpu" | "flex" => Ok(Self::Cpu),
             "wgpu" | "gpu" => Ok(Self::Wgpu),
+            "cuda" => Ok(Self::Cuda),
             other => Err(DeviceError::Unknown(other.to_string())),
         }
     }
@@ -54,6 +62,7 @@ impl fmt::Display for DeviceChoice {
             Self::Auto => "auto",
             Self::Cpu => "cpu",
             Self::Wgpu => "wgpu",
+            Self::Cuda => "cuda",
         })
     }
 }
@@ -106,8 +115,19 @@ impl DeviceChoice {
                     Ok(Device::wgpu(DeviceKind::default()))
                 }
             }
+            Self::Cuda => cuda_device(),
         }
     }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device() -> Result<Device, DeviceError> {
+    Ok(Device::cuda(0))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_device() -> Result<Device, DeviceError> {
+    Err(DeviceError::CudaNotBuilt)
 }
 
 #[cfg(test)]
@@ -119,6 +139,9 @@ mod tests {
         assert_eq!("auto".parse(), Ok(DeviceChoice::Auto));
         assert_eq!("CPU".parse(), Ok(DeviceChoice::Cpu));
         assert_eq!("wgpu".parse(), Ok(DeviceChoice::Wgpu));
+        assert_eq!("cuda".parse(), Ok(DeviceChoice::Cuda));
+        #[cfg(not(feature = "cuda"))]
+        assert_eq!(DeviceChoice::Cuda.device(), Err(DeviceError::CudaNotBuilt));
         assert_eq!(
             "tpu".parse::<DeviceChoice>(),
             Err(DeviceError::Unknown("tpu".into()))

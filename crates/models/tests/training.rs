@@ -209,3 +209,74 @@ fn sft_lowers_the_loss_and_bad_settings_are_errors() {
         assert!(train(model, &task, &bad, "m", None).is_err());
     }
 }
+
+#[test]
+fn reference_log_probs_are_written_to_the_dataset_and_read_back() {
+    use prefopt_data::{Columns, PreferenceDataset, PreferenceWriter, ReadOptions, WriteOptions};
+    use prefopt_models::train::ReferenceLogps;
+
+    let tokenizer = ItemTokenizer::new(500).unwrap();
+    let mut records: Vec<_> = synthetic_rec("train").into_iter().take(20).collect();
+    let examples = encode(&tokenizer, &records);
+    let config = Preset::Tiny.config(tokenizer.vocab_size());
+    let reference_model = Transformer::new(&config, 8, &Device::flex()).unwrap();
+    let pad = tokenizer.special().pad;
+    let computed = reference_logps(
+        &reference_model,
+        &examples,
+        7,
+        ScoringMode::SharedPrefix,
+        pad,
+    )
+    .unwrap();
+    assert!(
+        ReferenceLogps::from_examples(&examples).is_none(),
+        "the file had no ref columns"
+    );
+    assert_eq!(computed.0.len(), 20);
+    assert!(
+        computed
+            .0
+            .iter()
+            .all(|row| row.len() == 4 && row.iter().all(|v| *v < 0.0))
+    );
+    // Batching does not change the numbers.
+    let one_by_one =
+        reference_logps(&reference_model, &examples, 1, ScoringMode::Naive, pad).unwrap();
+    for (a, b) in computed
+        .0
+        .iter()
+        .flatten()
+        .zip(one_by_one.0.iter().flatten())
+    {
+        assert!((a - b).abs() < 1e-4 * a.abs(), "{a} vs {b}");
+    }
+
+    computed.attach(&mut records).unwrap();
+    let scratch = Scratch::new("reference");
+    let path = scratch.path().join("train.parquet");
+    let columns = Columns {
+        ref_chosen_logp: true,
+        ref_rejected_logps: true,
+        user_id: true,
+        chosen_item: true,
+        rejected_items: true,
+        history_items: true,
+        candidate_items: true,
+        ..Columns::default()
+    };
+    let mut writer = PreferenceWriter::create(&path, columns, &WriteOptions::default()).unwrap();
+    for record in records {
+        writer.write(record).unwrap();
+    }
+    writer.finish().unwrap();
+    let back = PreferenceDataset::open(&path)
+        .unwrap()
+        .read_all(ReadOptions::default())
+        .unwrap()
+        .0;
+    let cached = ReferenceLogps::from_examples(&encode(&tokenizer, &back)).unwrap();
+    for (a, b) in cached.0.iter().flatten().zip(computed.0.iter().flatten()) {
+        assert_eq!(a, b, "f64 columns keep the values exactly");
+    }
+}

@@ -52,8 +52,11 @@ impl TextTokenizer {
             .build()
             .into();
         let mut inner = tokenizers::Tokenizer::new(ModelWrapper::BPE(BPE::default()));
-        inner.with_pre_tokenizer(Some(ByteLevel::default()));
-        inner.with_decoder(Some(ByteLevel::default()));
+        // GPT-2's byte-level setting: no space is invented before the first word, so decoding
+        // gives back exactly the text that was encoded.
+        let byte_level = ByteLevel::default().add_prefix_space(false);
+        inner.with_pre_tokenizer(Some(byte_level));
+        inner.with_decoder(Some(byte_level));
         inner
             .train(&mut trainer, texts)
             .map_err(|e| ModelError::Tokenizer(format!("training a BPE: {e}")))?;

@@ -26,6 +26,36 @@ impl ReferenceLogps {
     }
 }
 
+impl ReferenceLogps {
+    /// Stores the cached log-probs in the records' `ref_chosen_logp` / `ref_rejected_logps`
+    /// columns (write them back with `prefopt_data::PreferenceWriter`, `Columns` with both
+    /// set), so a later run reads them instead of running the reference model again.
+    pub fn attach(&self, records: &mut [prefopt_data::PreferenceRecord]) -> Result<()> {
+        if records.len() != self.0.len() {
+            return Err(ModelError::InvalidConfig(format!(
+                "{} reference rows for {} records",
+                self.0.len(),
+                records.len()
+            )));
+        }
+        for (index, (record, logps)) in records.iter_mut().zip(&self.0).enumerate() {
+            if logps.len() != record.rejected.len() + 1 {
+                return Err(ModelError::example(
+                    index,
+                    format!(
+                        "{} reference log-probs for {} responses",
+                        logps.len(),
+                        record.rejected.len() + 1
+                    ),
+                ));
+            }
+            record.ref_chosen_logp = Some(logps[0]);
+            record.ref_rejected_logps = Some(logps[1..].to_vec());
+        }
+        Ok(())
+    }
+}
+
 fn items<'a>(examples: &'a [EncodedExample], indices: &[usize]) -> Result<Vec<ScoreItem<'a>>> {
     indices
         .iter()

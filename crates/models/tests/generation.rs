@@ -1,0 +1,134 @@
+//! Greedy and beam search, free and constrained to a candidate set.
+
+mod common;
+
+use burn::tensor::Device;
+use prefopt_models::config::Preset;
+use prefopt_models::generate::{GenerateConfig, PrefixTrie, generate};
+use prefopt_models::scoring::{ScoreItem, ScoringMode, score};
+use prefopt_models::transformer::Transformer;
+
+fn model() -> Transformer {
+    Transformer::new(&Preset::Tiny.config(30), 4, &Device::flex()).unwrap()
+}
+
+#[test]
+fn the_trie_lists_allowed_continuations() {
+    let candidates = [vec![5, 6, 2], vec![5, 7, 2], vec![9, 2]];
+    let trie = PrefixTrie::new(candidates.iter().map(Vec::as_slice));
+    assert_eq!(trie.next_tokens(&[]), vec![5, 9]);
+    assert_eq!(trie.next_tokens(&[5]), vec![6, 7]);
+    assert_eq!(trie.next_tokens(&[5, 7]), vec![2]);
+    assert!(trie.next_tokens(&[5, 7, 2]).is_empty());
+    assert!(trie.next_tokens(&[8]).is_empty());
+}
+
+#[test]
+fn constrained_search_only_spells_candidates_and_scores_match_the_scorer() {
+    let model = model();
+    let prompt = [1, 10, 11, 12];
+    let candidates = vec![
+        vec![5, 6, 2],
+        vec![5, 7, 2],
+        vec![9, 2],
+        vec![20, 21, 22, 2],
+    ];
+    let trie = PrefixTrie::new(candidates.iter().map(Vec::as_slice));
+    let scores = score(
+        &model,
+        &[ScoreItem {
+            prompt: &prompt,
+            responses: &candidates,
+        }],
+        ScoringMode::SharedPrefix,
+        None,
+        0,
+    )
+    .unwrap();
+    let exact: Vec<f64> = scores
+        .logps
+        .to_data()
+        .convert::<f64>()
+        .try_to_vec()
+        .unwrap();
+    for beams in [1, 2, 4] {
+        let config = GenerateConfig {
+            beams,
+            max_tokens: 8,
+        };
+        let out = generate(&model, &prompt, &config, Some(&trie), 2, 0).unwrap();
+        assert_eq!(out.len(), beams.min(candidates.len()));
+        for generated in &out {
+            let index = candidates
+                .iter()
+                .position(|c| *c == generated.tokens)
+                .expect("a constrained response is a candidate");
+            assert!(generated.finished);
+            assert!(
+                (generated.logp - exact[index]).abs() < 1e-4,
+                "{} vs {}",
+                generated.logp,
+                exact[index]
+            );
+        }
+        assert!(out.windows(2).all(|w| w[0].logp >= w[1].logp));
+        if beams == 4 {
+            // Four beams over four candidates is exhaustive: the best is the arg-max.
+            let best = exact
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .unwrap()
+                .0;
+            assert_eq!(out[0].tokens, candidates[best]);
+        }
+    }
+}
+
+#[test]
+fn free_greedy_decoding_follows_the_arg_max_and_stops() {
+    let model = model();
+    let config = GenerateConfig {
+        beams: 1,
+        max_tokens: 5,
+    };
+    let out = generate(&model, &[1, 3, 4], &config, None, 2, 0).unwrap();
+    assert_eq!(out.len(), 1);
+    let tokens = &out[0].tokens;
+    assert!(!tokens.is_empty() && tokens.len() <= 5);
+    assert_eq!(out[0].finished, tokens.last() == Some(&2));
+    // Beam search returns at most `beams` responses, finished ones first, best first.
+    let wide = generate(
+        &model,
+        &[1, 3, 4],
+        &GenerateConfig {
+            beams: 3,
+            max_tokens: 5,
+        },
+        None,
+        2,
+        0,
+    )
+    .unwrap();
+    assert!(!wide.is_empty() && wide.len() <= 3);
+    assert!(
+        wide.windows(2)
+            .all(|w| (w[0].finished, w[0].logp) >= (w[1].finished, w[1].logp)
+                || w[0].finished && !w[1].finished)
+    );
+    assert!(generate(&model, &[], &config, None, 2, 0).is_err());
+    assert!(
+        generate(
+            &model,
+            &[1],
+            &GenerateConfig {
+                beams: 0,
+                max_tokens: 3
+            },
+            None,
+            2,
+            0
+        )
+        .is_err()
+    );
+}

@@ -1,0 +1,135 @@
+//! The item tokenizer's layout and errors; a BPE trained on text round-trips it and saves as a
+//! `tokenizer.json` that loads back to the same ids.
+
+mod common;
+
+use prefopt_data::PreferenceRecord;
+use prefopt_models::tokenizer::{
+    ItemTokenizer, Prompt, Response, TextTokenizer, Tokenizer, encode_record,
+};
+
+use common::{Scratch, synthetic_rec};
+
+#[test]
+fn item_tokens_lay_out_history_candidates_and_answer() {
+    let tokenizer = ItemTokenizer::new(10).unwrap();
+    assert_eq!(tokenizer.vocab_size(), 14);
+    let prompt = tokenizer
+        .encode_prompt(&Prompt {
+            text: "ignored",
+            history: Some(&[3, 4]),
+            candidates: Some(&[9, 0]),
+        })
+        .unwrap();
+    assert_eq!(prompt, vec![1, 7, 8, 3, 13, 4, 3]);
+    let response = tokenizer
+        .encode_response(&Response {
+            text: "",
+            item: Some(9),
+        })
+        .unwrap();
+    assert_eq!(response, vec![13, 2]);
+    let decoded = tokenizer.decode_response(&[13, 2, 5]).unwrap();
+    assert_eq!(decoded.item, Some(9));
+    assert_eq!(tokenizer.decode_response(&[13, 5]).unwrap().item, None);
+    let error = tokenizer
+        .encode_response(&Response {
+            text: "",
+            item: Some(10),
+        })
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("item 10 is outside the catalog (0..10)"),
+        "{error}"
+    );
+    assert!(ItemTokenizer::new(0).is_err());
+}
+
+#[test]
+fn records_encode_with_candidates_and_errors_name_the_row() {
+    let tokenizer = ItemTokenizer::new(500).unwrap();
+    let records = synthetic_rec("test");
+    let example = encode_record(&tokenizer, &records[0], 0).unwrap();
+    assert_eq!(example.responses.len(), 4, "chosen and K = 3 rejected");
+    let candidates = example.candidates.as_ref().unwrap();
+    assert_eq!(candidates.items.len(), 20);
+    assert_eq!(
+        candidates.responses[candidates.target], example.responses[0],
+        "the target candidate is the chosen response"
+    );
+    let text_only = PreferenceRecord {
+        prompt: "p".into(),
+        chosen: "a".into(),
+        rejected: vec!["b".into()],
+        ..records[0].clone()
+    };
+    let without_items = PreferenceRecord {
+        history_items: None,
+        ..text_only
+    };
+    let error = encode_record(&tokenizer, &without_items, 17).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "example 17: the item tokenizer needs the history_items column"
+    );
+}
+
+#[test]
+fn a_trained_bpe_round_trips_and_reloads() {
+    let records = synthetic_rec("train");
+    let texts: Vec<String> = records
+        .iter()
+        .take(400)
+        .flat_map(|r| [r.prompt.clone(), r.chosen.clone()])
+        .collect();
+    let tokenizer = TextTokenizer::train_bpe(texts.iter().map(String::as_str), 600).unwrap();
+    assert!(tokenizer.vocab_size() <= 600 && tokenizer.vocab_size() > 256);
+    let special = tokenizer.special();
+    assert_eq!((special.pad, special.bos, special.eos), (0, 1, 2));
+    let prompt = tokenizer
+        .encode_prompt(&Prompt {
+            text: &records[0].prompt,
+            ..Prompt::default()
+        })
+        .unwrap();
+    assert_eq!(prompt[0], special.bos);
+    assert!(
+        prompt.len() < records[0].prompt.len(),
+        "merges compress the text"
+    );
+    let response = tokenizer
+        .encode_response(&Response {
+            text: &records[0].chosen,
+            item: None,
+        })
+        .unwrap();
+    assert_eq!(*response.last().unwrap(), special.eos);
+    assert_eq!(
+        tokenizer.decode_response(&response).unwrap().text,
+        records[0].chosen
+    );
+
+    let scratch = Scratch::new("bpe");
+    let path = scratch.path().join("tokenizer.json");
+    tokenizer.save(&path).unwrap();
+    let loaded = TextTokenizer::from_file(&path).unwrap();
+    assert_eq!(loaded.special(), special);
+    assert_eq!(
+        loaded
+            .encode_response(&Response {
+                text: &records[1].chosen,
+                item: None
+            })
+            .unwrap(),
+        tokenizer
+            .encode_response(&Response {
+                text: &records[1].chosen,
+                item: None
+            })
+            .unwrap()
+    );
+    let missing = TextTokenizer::from_file(&scratch.path().join("nope.json")).unwrap_err();
+    assert!(missing.to_string().contains("nope.json"), "{missing}");
+}
