@@ -191,3 +191,45 @@ impl fmt::Display for Preset {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Module;
+    use burn::tensor::Device;
+
+    use super::*;
+    use crate::transformer::Transformer;
+
+    #[test]
+    fn parameter_count_matches_the_built_model() {
+        for positions in [PositionEncoding::default(), PositionEncoding::Learned] {
+            for tie_embeddings in [true, false] {
+                let config = TransformerConfig {
+                    positions,
+                    tie_embeddings,
+                    ..Preset::Tiny.config(100)
+                };
+                let model = Transformer::new(&config, 0, &Device::flex()).unwrap();
+                assert_eq!(model.num_params(), config.parameter_count());
+            }
+        }
+        assert_eq!(Preset::Small.config(8192).parameter_count(), 5_257_728);
+    }
+
+    #[test]
+    fn unbuildable_shapes_are_errors() {
+        let bad = |edit: fn(&mut TransformerConfig)| {
+            let mut config = Preset::Tiny.config(10);
+            edit(&mut config);
+            config.check().unwrap_err().to_string()
+        };
+        assert!(bad(|c| c.heads = 3).contains("heads (3) must divide d_model (64)"));
+        assert!(bad(|c| c.vocab_size = 0).contains("vocab_size must be positive"));
+        assert!(bad(|c| c.positions = PositionEncoding::Rope { theta: 0.5 }).contains("theta"));
+        assert_eq!("Small".parse::<Preset>().unwrap(), Preset::Small);
+        assert!("huge".parse::<Preset>().is_err());
+        let json = serde_json::to_string(&Preset::Tiny.config(10)).unwrap();
+        let back: TransformerConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, Preset::Tiny.config(10));
+    }
+}

@@ -184,3 +184,116 @@ impl IntoScalarF64 for Tensor<1> {
             .unwrap_or(f64::NAN)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_warms_up_then_decays_to_the_floor() {
+        let schedule = Schedule {
+            peak: 1.0,
+            warmup: 4,
+            total: 14,
+            floor: 0.1,
+        };
+        assert_eq!(schedule.lr(0), 0.25);
+        assert_eq!(schedule.lr(3), 1.0);
+        assert!((schedule.lr(4) - 1.0).abs() < 1e-12);
+        assert!(
+            (schedule.lr(9) - 0.55).abs() < 1e-12,
+            "half way: floor + (1 - floor) / 2"
+        );
+        assert!((schedule.lr(14) - 0.1).abs() < 1e-12);
+        assert!((schedule.lr(100) - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn adamw_matches_the_pytorch_update() {
+        use burn::module::Param;
+        use burn::nn::Embedding;
+        use burn::tensor::{DType, Device, TensorData};
+
+        let device = Device::flex();
+        let tensor = |values: Vec<f64>| {
+            Tensor::<1>::from_data(TensorData::new(values, [2]), (&device, DType::F64))
+        };
+        let weights = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f64, -2.0], [1, 2]),
+            (&device, DType::F64),
+        );
+        let module = Embedding {
+            weight: Param::from_tensor(weights),
+        };
+        let path = crate::params::named_values(&module)
+            .keys()
+            .next()
+            .unwrap()
+            .clone();
+        let config = AdamWConfig {
+            weight_decay: 0.1,
+            ..AdamWConfig::default()
+        };
+        let mut optimizer = AdamW::new(config).unwrap();
+        let (lr, g) = (0.01, [0.5, -0.25]);
+        let mut expected = [1.0f64, -2.0];
+        let (mut m, mut v) = ([0.0f64; 2], [0.0f64; 2]);
+        let mut module = module;
+        for t in 1..=3 {
+            let gradients = BTreeMap::from([(path.clone(), tensor(g.to_vec()))]);
+            module = optimizer.step(module, &gradients, lr).unwrap();
+            for i in 0..2 {
+                expected[i] *= 1.0 - lr * 0.1;
+                m[i] = 0.9 * m[i] + 0.1 * g[i];
+                v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
+                let m_hat = m[i] / (1.0 - 0.9f64.powi(t));
+                let v_hat = v[i] / (1.0 - 0.999f64.powi(t));
+                expected[i] -= lr * m_hat / (v_hat.sqrt() + 1e-8);
+            }
+        }
+        let got: Vec<f64> = module.weight.val().to_data().try_to_vec().unwrap();
+        for i in 0..2 {
+            assert!(
+                (got[i] - expected[i]).abs() < 1e-12,
+                "{got:?} vs {expected:?}"
+            );
+        }
+        assert_eq!(optimizer.updates, 3);
+    }
+
+    #[test]
+    fn clipping_bounds_the_joint_norm() {
+        use burn::tensor::{Device, TensorData};
+        let device = Device::flex();
+        let mut gradients = BTreeMap::from([
+            (
+                "a".to_string(),
+                Tensor::<1>::from_data(TensorData::new(vec![3.0f32], [1]), &device),
+            ),
+            (
+                "b".to_string(),
+                Tensor::<1>::from_data(TensorData::new(vec![4.0f32], [1]), &device),
+            ),
+        ]);
+        assert!((clip_global_norm(&mut gradients, None) - 5.0).abs() < 1e-6);
+        assert!((clip_global_norm(&mut gradients, Some(1.0)) - 5.0).abs() < 1e-6);
+        assert!((clip_global_norm(&mut gradients, None) - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn bad_betas_are_errors() {
+        let config = AdamWConfig {
+            beta1: 1.0,
+            ..AdamWConfig::default()
+        };
+        assert!(AdamW::new(config).is_err());
+    }
+
+    #[test]
+    fn decay_skips_biases_and_norms() {
+        assert!(decays("blocks.0.attention.query.weight"));
+        assert!(!decays("blocks.0.attention.query.bias"));
+        assert!(!decays("blocks.0.mlp_norm.gamma"));
+        assert!(!decays("final_norm.beta"));
+    }
+}
