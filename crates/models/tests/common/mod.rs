@@ -40,6 +40,15 @@ pub fn synthetic_rec(split: &str) -> Vec<PreferenceRecord> {
         .0
 }
 
+/// One split of a converted dataset folder.
+pub fn read_split(folder: &Path, split: &str) -> Vec<PreferenceRecord> {
+    PreferenceDataset::open(&folder.join(format!("{split}.parquet")))
+        .unwrap()
+        .read_all(ReadOptions::default())
+        .unwrap()
+        .0
+}
+
 pub fn encode(tokenizer: &ItemTokenizer, records: &[PreferenceRecord]) -> Vec<EncodedExample> {
     records
         .iter()
