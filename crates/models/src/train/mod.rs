@@ -133,6 +133,9 @@ impl TrainConfig {
 pub trait Task<M> {
     /// Number of training examples.
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Mean loss over `indices` (differentiable with respect to the module's parameters) and
     /// named host-side metrics of the micro-batch.
     fn loss(&self, model: &M, indices: &[usize]) -> Result<(Tensor<1>, Vec<(String, f64)>)>;
@@ -184,7 +187,7 @@ pub fn train<M: Module + 'static>(
 ) -> Result<TrainOutcome<M>> {
     config.check()?;
     let examples = task.len();
-    if examples == 0 {
+    if task.is_empty() {
         return Err(ModelError::InvalidConfig(
             "the training set is empty".into(),
         ));
@@ -325,6 +328,31 @@ pub fn train<M: Module + 'static>(
         evaluations,
         stopped_early,
     })
+}
+
+/// The scorer's view of the examples at `indices`: every response, or only the chosen one.
+fn score_items<'a>(
+    examples: &'a [crate::tokenizer::EncodedExample],
+    indices: &[usize],
+    chosen_only: bool,
+) -> Result<Vec<crate::scoring::ScoreItem<'a>>> {
+    indices
+        .iter()
+        .map(|&i| {
+            let example = examples
+                .get(i)
+                .ok_or_else(|| ModelError::example(i, "no such example"))?;
+            let responses = if chosen_only {
+                &example.responses[..1.min(example.responses.len())]
+            } else {
+                &example.responses[..]
+            };
+            Ok(crate::scoring::ScoreItem {
+                prompt: &example.prompt,
+                responses,
+            })
+        })
+        .collect()
 }
 
 fn scalar(loss: &Tensor<1>) -> f64 {

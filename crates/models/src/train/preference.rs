@@ -5,9 +5,9 @@
 use burn::tensor::{Bool, DType, Device, Tensor, TensorData};
 use prefopt_objectives::{Objective, PreferenceLogps, TokenLogps};
 
-use super::Task;
+use super::{Task, score_items};
 use crate::error::{ModelError, Result};
-use crate::scoring::{ScoreItem, Scores, ScoringMode, score};
+use crate::scoring::{Scores, ScoringMode, score};
 use crate::tokenizer::EncodedExample;
 use crate::transformer::Transformer;
 
@@ -56,21 +56,6 @@ impl ReferenceLogps {
     }
 }
 
-fn items<'a>(examples: &'a [EncodedExample], indices: &[usize]) -> Result<Vec<ScoreItem<'a>>> {
-    indices
-        .iter()
-        .map(|&i| {
-            let example = examples
-                .get(i)
-                .ok_or_else(|| ModelError::example(i, "no such example"))?;
-            Ok(ScoreItem {
-                prompt: &example.prompt,
-                responses: &example.responses,
-            })
-        })
-        .collect()
-}
-
 /// Runs the (frozen) reference model once over every example, `batch_size` prompts at a time.
 /// Pass the model without autodiff (`model.valid()`): no graph is built.
 pub fn reference_logps(
@@ -83,7 +68,13 @@ pub fn reference_logps(
     let mut out = Vec::with_capacity(examples.len());
     let indices: Vec<usize> = (0..examples.len()).collect();
     for chunk in indices.chunks(batch_size.max(1)) {
-        let scores = score(reference, &items(examples, chunk)?, mode, None, pad)?;
+        let scores = score(
+            reference,
+            &score_items(examples, chunk, false)?,
+            mode,
+            None,
+            pad,
+        )?;
         let values: Vec<f64> = scores
             .logps
             .to_data()
@@ -120,7 +111,7 @@ impl Task<Transformer> for PreferenceTask<'_> {
         model: &Transformer,
         indices: &[usize],
     ) -> Result<(Tensor<1>, Vec<(String, f64)>)> {
-        let batch = items(self.examples, indices)?;
+        let batch = score_items(self.examples, indices, false)?;
         if let Some((row, _)) = batch
             .iter()
             .enumerate()

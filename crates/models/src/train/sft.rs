@@ -4,9 +4,9 @@
 
 use burn::tensor::Tensor;
 
-use super::Task;
-use crate::error::{ModelError, Result};
-use crate::scoring::{ScoreItem, ScoringMode, score};
+use super::{Task, score_items};
+use crate::error::Result;
+use crate::scoring::{ScoringMode, score};
 use crate::tokenizer::EncodedExample;
 use crate::transformer::Transformer;
 
@@ -26,19 +26,7 @@ impl Task<Transformer> for SftTask<'_> {
         model: &Transformer,
         indices: &[usize],
     ) -> Result<(Tensor<1>, Vec<(String, f64)>)> {
-        let items = indices
-            .iter()
-            .map(|&i| {
-                let example = self
-                    .examples
-                    .get(i)
-                    .ok_or_else(|| ModelError::example(i, "no such example"))?;
-                Ok(ScoreItem {
-                    prompt: &example.prompt,
-                    responses: &example.responses[..1.min(example.responses.len())],
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let items = score_items(self.examples, indices, true)?;
         let scores = score(model, &items, ScoringMode::SharedPrefix, None, self.pad)?;
         let tokens: usize = scores.lengths.iter().sum();
         let nll = scores

@@ -32,11 +32,11 @@ pub struct Rotation {
 }
 
 impl SelfAttention {
-    /// `x: [rows, len, d]`, `allowed: [rows, len, len]` (query, key) → `[rows, len, d]`.
+    /// `x: [rows, len, d]`, `mask_bias: [rows, 1, len, len]` (see [`mask_bias`]) → `[rows, len, d]`.
     pub fn forward(
         &self,
         x: Tensor<3>,
-        allowed: &Tensor<3, Bool>,
+        mask_bias: &Tensor<4>,
         rotation: Option<&Rotation>,
     ) -> Tensor<3> {
         let [rows, len, d_model] = x.dims();
@@ -51,16 +51,22 @@ impl SelfAttention {
         }
         let scale = 1.0 / (head_dim as f64).sqrt();
         let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
-        let bias = Tensor::<3>::zeros([rows, len, len], (&scores.device(), scores.dtype()))
-            .mask_fill(allowed.clone().bool_not(), MASKED_SCORE)
-            .unsqueeze_dim::<4>(1);
-        let weights = softmax(scores + bias, 3);
+        let weights = softmax(scores + mask_bias.clone(), 3);
         let context = weights
             .matmul(v)
             .swap_dims(1, 2)
             .reshape([rows, len, d_model]);
         self.output.forward(context)
     }
+}
+
+/// The additive attention bias of a mask, `[rows, 1, len, len]`: 0 where `allowed[r][q][k]`,
+/// a large negative number elsewhere. Built once per forward pass and shared by every block.
+pub fn mask_bias(allowed: &Tensor<3, Bool>, dtype: burn::tensor::DType) -> Tensor<4> {
+    let [rows, len, _] = allowed.dims();
+    Tensor::<3>::zeros([rows, len, len], (&allowed.device(), dtype))
+        .mask_fill(allowed.clone().bool_not(), MASKED_SCORE)
+        .unsqueeze_dim::<4>(1)
 }
 
 /// Applies rotary embeddings to `[rows, heads, len, head_dim]`, rotating the two halves of each

@@ -37,13 +37,13 @@ impl Block {
     fn forward(
         &self,
         x: Tensor<3>,
-        allowed: &Tensor<3, burn::tensor::Bool>,
+        mask_bias: &Tensor<4>,
         rotation: Option<&Rotation>,
     ) -> Tensor<3> {
         let attended = x.clone()
             + self
                 .attention
-                .forward(self.attention_norm.forward(x), allowed, rotation);
+                .forward(self.attention_norm.forward(x), mask_bias, rotation);
         let hidden = gelu(self.mlp.up.forward(self.mlp_norm.forward(attended.clone())));
         attended + self.mlp.down.forward(hidden)
     }
@@ -169,8 +169,9 @@ impl Transformer {
             TensorData::new(batch.allowed.clone(), [rows, len, len]),
             &device,
         );
+        let mask_bias = attention::mask_bias(&allowed, dtype);
         for block in &self.blocks {
-            x = block.forward(x, &allowed, rotation.as_ref());
+            x = block.forward(x, &mask_bias, rotation.as_ref());
         }
         Ok(self.final_norm.forward(x))
     }

@@ -42,7 +42,7 @@ pub fn synthetic_rec(split: &str) -> Vec<PreferenceRecord> {
 
 /// One split of a converted dataset folder.
 pub fn read_split(folder: &Path, split: &str) -> Vec<PreferenceRecord> {
-    PreferenceDataset::open(&folder.join(format!("{split}.parquet")))
+    PreferenceDataset::open(folder.join(format!("{split}.parquet")))
         .unwrap()
         .read_all(ReadOptions::default())
         .unwrap()
