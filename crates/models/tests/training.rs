@@ -11,7 +11,7 @@ use prefopt_models::train::{PreferenceTask, SftTask, TrainConfig, reference_logp
 use prefopt_models::transformer::Transformer;
 use prefopt_objectives::ObjectiveConfig;
 
-use common::{Scratch, encode, synthetic_rec};
+use common::{Scratch, encode, fresh_reference, synthetic_rec};
 
 fn setup() -> (
     ItemTokenizer,
@@ -30,14 +30,7 @@ fn a_killed_run_resumes_to_the_same_weights() {
     let config = Preset::Tiny.config(tokenizer.vocab_size());
     let description = serde_json::to_string(&config).unwrap();
     let pad = tokenizer.special().pad;
-    let reference = reference_logps(
-        &Transformer::new(&config, 5, &Device::flex()).unwrap(),
-        &examples,
-        16,
-        ScoringMode::SharedPrefix,
-        pad,
-    )
-    .unwrap();
+    let reference = fresh_reference(&config, &examples, 5, &Device::flex());
     let objective = ObjectiveConfig::from_name("sdpo").unwrap().check().unwrap();
     let task = PreferenceTask {
         examples: &examples,

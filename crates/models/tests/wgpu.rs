@@ -12,11 +12,11 @@ use prefopt_models::optim::{AdamW, AdamWConfig};
 use prefopt_models::params::{gradients_by_path, named_values};
 use prefopt_models::scoring::ScoringMode;
 use prefopt_models::tokenizer::{ItemTokenizer, Tokenizer};
-use prefopt_models::train::{PreferenceTask, Task, reference_logps};
+use prefopt_models::train::{PreferenceTask, Task};
 use prefopt_models::transformer::Transformer;
 use prefopt_objectives::ObjectiveConfig;
 
-use common::{encode, synthetic_rec};
+use common::{encode, fresh_reference, synthetic_rec};
 
 struct StepResult {
     loss: f64,
@@ -30,14 +30,7 @@ fn step(device: &Device) -> StepResult {
     let examples = encode(&tokenizer, &records);
     let config = Preset::Tiny.config(tokenizer.vocab_size());
     let pad = tokenizer.special().pad;
-    let reference = reference_logps(
-        &Transformer::new(&config, 1, device).unwrap(),
-        &examples,
-        6,
-        ScoringMode::SharedPrefix,
-        pad,
-    )
-    .unwrap();
+    let reference = fresh_reference(&config, &examples, 1, device);
     let model = Transformer::new(&config, 2, &device.clone().autodiff()).unwrap();
     let objective = ObjectiveConfig::from_name("sdpo").unwrap().check().unwrap();
     let task = PreferenceTask {

@@ -3,8 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::tensor::Device;
 use prefopt_data::{PreferenceDataset, PreferenceRecord, ReadOptions};
+use prefopt_models::config::TransformerConfig;
+use prefopt_models::scoring::ScoringMode;
 use prefopt_models::tokenizer::{EncodedExample, ItemTokenizer, encode_record};
+use prefopt_models::train::{ReferenceLogps, reference_logps};
+use prefopt_models::transformer::Transformer;
 
 /// A temporary folder removed when the guard drops.
 pub struct Scratch(PathBuf);
@@ -55,4 +60,16 @@ pub fn encode(tokenizer: &ItemTokenizer, records: &[PreferenceRecord]) -> Vec<En
         .enumerate()
         .map(|(i, r)| encode_record(tokenizer, r, i).unwrap())
         .collect()
+}
+
+/// Reference log-probs from a freshly initialised model (seed `seed`), for tests that need a
+/// reference but not a trained one.
+pub fn fresh_reference(
+    config: &TransformerConfig,
+    examples: &[EncodedExample],
+    seed: u64,
+    device: &Device,
+) -> ReferenceLogps {
+    let model = Transformer::new(config, seed, device).unwrap();
+    reference_logps(&model, examples, 16, ScoringMode::SharedPrefix, 0).unwrap()
 }
