@@ -139,8 +139,17 @@ pub fn generate(
                 });
                 continue;
             }
-            let mut ranked: Vec<(u32, f64)> =
-                allowed.iter().map(|&t| (t, row[t as usize])).collect();
+            let mut ranked = allowed
+                .iter()
+                .map(|&t| {
+                    row.get(t as usize).map(|&logp| (t, logp)).ok_or_else(|| {
+                        ModelError::InvalidConfig(format!(
+                            "the candidate trie holds token {t}, outside the vocabulary ({})",
+                            row.len()
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<(u32, f64)>>>()?;
             ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             for (token, logp) in ranked.into_iter().take(config.beams) {
                 let mut next = prefix.clone();

@@ -45,14 +45,16 @@ pub fn candidate_scores(
 }
 
 /// 1-based rank of the target among the scores, ties counted against it (a candidate scoring
-/// the same as the target ranks above it).
-pub fn pessimistic_rank(scores: &[f64], target: usize) -> usize {
-    let own = scores[target];
-    1 + scores
-        .iter()
-        .enumerate()
-        .filter(|&(i, &s)| i != target && (s >= own || s.is_nan()))
-        .count()
+/// the same as the target ranks above it); `None` when `target` is not an index of `scores`.
+pub fn pessimistic_rank(scores: &[f64], target: usize) -> Option<usize> {
+    let own = *scores.get(target)?;
+    Some(
+        1 + scores
+            .iter()
+            .enumerate()
+            .filter(|&(i, &s)| i != target && (s >= own || s.is_nan()))
+            .count(),
+    )
 }
 
 /// Fraction of examples whose target ranks first (HitRatio@1 over the candidate set).
@@ -72,8 +74,21 @@ pub fn hit_ratio_at_1(
         .filter(|(s, e)| {
             e.candidates
                 .as_ref()
-                .is_some_and(|c| pessimistic_rank(s, c.target) == 1)
+                .is_some_and(|c| pessimistic_rank(s, c.target) == Some(1))
         })
         .count();
     Ok(hits as f64 / scores.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pessimistic_rank;
+
+    #[test]
+    fn ties_count_against_the_target() {
+        assert_eq!(pessimistic_rank(&[0.5, 0.1, 0.2], 0), Some(1));
+        assert_eq!(pessimistic_rank(&[0.5, 0.5, 0.2], 0), Some(2));
+        assert_eq!(pessimistic_rank(&[0.1, 0.5, f64::NAN], 0), Some(3));
+        assert_eq!(pessimistic_rank(&[0.1], 3), None);
+    }
 }

@@ -132,3 +132,24 @@ fn free_greedy_decoding_follows_the_arg_max_and_stops() {
         .is_err()
     );
 }
+
+#[test]
+fn a_trie_outside_the_vocabulary_is_an_error() {
+    let candidates = [vec![5, 2], vec![99, 2]];
+    let trie = PrefixTrie::new(candidates.iter().map(Vec::as_slice));
+    let error = generate(
+        &model(),
+        &[1, 3],
+        &GenerateConfig::default(),
+        Some(&trie),
+        2,
+        0,
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("token 99, outside the vocabulary (30)"),
+        "{error}"
+    );
+}

@@ -133,6 +133,11 @@ impl PreferenceTask<'_> {
     /// Assembles the objective's input from the policy's scores and the cached extras.
     pub fn logps(&self, scores: &Scores, indices: &[usize]) -> Result<PreferenceLogps> {
         let [b, r] = [scores.batch, scores.responses];
+        if r < 2 {
+            return Err(ModelError::InvalidConfig(
+                "preference scores need a chosen and at least one rejected response".into(),
+            ));
+        }
         let k = r - 1;
         let device = scores.logps.device();
         let dtype = scores.logps.dtype();
