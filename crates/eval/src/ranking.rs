@@ -131,12 +131,14 @@ pub fn mean_ndcg_at_k(scores: &[f32], candidates: usize, targets: &[u32], k: usi
         if own.is_nan() {
             continue;
         }
-        // Pessimistic: count every other candidate scoring at least as high (or NaN).
-        let above = row
+        // Pessimistic: every other candidate scoring at least as high (or NaN) ranks above. The
+        // branch-free count includes the target itself once (its own score is not NaN here),
+        // and vectorizes.
+        let at_least: u32 = row
             .iter()
-            .enumerate()
-            .filter(|&(i, &s)| i != target && (s >= own || s.is_nan()))
-            .count();
+            .map(|&s| u32::from((s >= own) | s.is_nan()))
+            .sum();
+        let above = at_least as usize - 1;
         if above < k {
             total += discounts[above];
         }
