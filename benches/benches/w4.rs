@@ -15,7 +15,9 @@ const CANDIDATES: usize = 100;
 
 fn w4(c: &mut Criterion) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
-    let scores: Vec<f32> = (0..USERS * CANDIDATES).map(|_| rng.random::<f32>()).collect();
+    let scores: Vec<f32> = (0..USERS * CANDIDATES)
+        .map(|_| rng.random::<f32>())
+        .collect();
     let targets: Vec<u32> = (0..USERS)
         .map(|_| rng.random_range(0..CANDIDATES as u32))
         .collect();
@@ -31,7 +33,10 @@ fn w4(c: &mut Criterion) {
         .output()
     {
         Ok(out) if out.status.success() => {
-            println!("w4/numpy (peer): {}", String::from_utf8_lossy(&out.stdout).trim());
+            println!(
+                "w4/numpy (peer): {}",
+                String::from_utf8_lossy(&out.stdout).trim()
+            );
         }
         _ => println!("w4/numpy (peer): skipped (python3 with numpy not available)"),
     }
