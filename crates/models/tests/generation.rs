@@ -153,3 +153,15 @@ fn a_trie_outside_the_vocabulary_is_an_error() {
         "{error}"
     );
 }
+
+#[test]
+fn a_prompt_longer_than_the_position_table_is_an_error() {
+    let prompt = vec![3u32; 600];
+    let error = generate(&model(), &prompt, &GenerateConfig::default(), None, 2, 0).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("exceeds the model's max_positions (512)"),
+        "{error}"
+    );
+}

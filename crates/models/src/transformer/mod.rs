@@ -100,11 +100,10 @@ impl Transformer {
         if let Some(position) = batch.positions.iter().copied().max()
             && position >= max
         {
-            return Err(ModelError::SequenceTooLong {
-                index: 0,
-                tokens: position + 1,
-                max,
-            });
+            return Err(ModelError::InvalidConfig(format!(
+                "a sequence of {} positions exceeds the model's max_positions ({max})",
+                position + 1
+            )));
         }
         let device = self.device();
         let dtype = self.dtype();
