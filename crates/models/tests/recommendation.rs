@@ -103,13 +103,7 @@ fn sdpo_after_sft_improves_hit_ratio_on_held_out_users() {
         .with_beta(1.0)
         .check()
         .unwrap();
-    let sdpo_task = PreferenceTask {
-        examples: &train_examples,
-        objective: objective.as_ref(),
-        reference: Some(&reference),
-        mode: ScoringMode::SharedPrefix,
-        pad,
-    };
+    let sdpo_task = PreferenceTask::new(&train_examples, objective.as_ref(), Some(&reference), pad);
     let sdpo_config = TrainConfig {
         epochs: 2,
         batch_size: 32,

@@ -32,13 +32,7 @@ fn a_killed_run_resumes_to_the_same_weights() {
     let pad = tokenizer.special().pad;
     let reference = fresh_reference(&config, &examples, 5, &Device::flex());
     let objective = ObjectiveConfig::from_name("sdpo").unwrap().check().unwrap();
-    let task = PreferenceTask {
-        examples: &examples,
-        objective: objective.as_ref(),
-        reference: Some(&reference),
-        mode: ScoringMode::SharedPrefix,
-        pad,
-    };
+    let task = PreferenceTask::new(&examples, objective.as_ref(), Some(&reference), pad);
     let run = |dir: &Scratch, stop_after: Option<usize>, resume: bool| {
         let trainer = TrainConfig {
             epochs: 3,

@@ -10,7 +10,6 @@ use burn::tensor::{Device, DeviceKind};
 use prefopt_models::config::Preset;
 use prefopt_models::optim::{AdamW, AdamWConfig};
 use prefopt_models::params::{gradients_by_path, named_values};
-use prefopt_models::scoring::ScoringMode;
 use prefopt_models::tokenizer::{ItemTokenizer, Tokenizer};
 use prefopt_models::train::{PreferenceTask, Task};
 use prefopt_models::transformer::Transformer;
@@ -33,13 +32,7 @@ fn step(device: &Device) -> StepResult {
     let reference = fresh_reference(&config, &examples, 1, device);
     let model = Transformer::new(&config, 2, &device.clone().autodiff()).unwrap();
     let objective = ObjectiveConfig::from_name("sdpo").unwrap().check().unwrap();
-    let task = PreferenceTask {
-        examples: &examples,
-        objective: objective.as_ref(),
-        reference: Some(&reference),
-        mode: ScoringMode::SharedPrefix,
-        pad,
-    };
+    let task = PreferenceTask::new(&examples, objective.as_ref(), Some(&reference), pad);
     let (loss, _) = task.loss(&model, &[0, 1, 2, 3, 4, 5]).unwrap();
     let value = loss.clone().into_scalar::<f64>();
     let gradients = gradients_by_path(&model, &loss.backward());

@@ -129,7 +129,23 @@ impl Task<Transformer> for PreferenceTask<'_> {
     }
 }
 
-impl PreferenceTask<'_> {
+impl<'a> PreferenceTask<'a> {
+    /// A task that scores with the shared prompt (switch with `mode` for the naive reference).
+    pub fn new(
+        examples: &'a [EncodedExample],
+        objective: &'a dyn Objective,
+        reference: Option<&'a ReferenceLogps>,
+        pad: u32,
+    ) -> Self {
+        Self {
+            examples,
+            objective,
+            reference,
+            mode: ScoringMode::SharedPrefix,
+            pad,
+        }
+    }
+
     /// Assembles the objective's input from the policy's scores and the cached extras.
     pub fn logps(&self, scores: &Scores, indices: &[usize]) -> Result<PreferenceLogps> {
         let [b, r] = [scores.batch, scores.responses];
