@@ -42,7 +42,7 @@ struct HostTensor {
     bytes: Vec<u8>,
 }
 
-fn host(tensor: Tensor<1>, shape: &[usize]) -> Result<HostTensor> {
+fn host(tensor: Tensor<1>, shape: &[usize]) -> HostTensor {
     let data = tensor.to_data();
     let (dtype, data) = match data.dtype() {
         DType::F64 => (Dtype::F64, data),
@@ -50,11 +50,11 @@ fn host(tensor: Tensor<1>, shape: &[usize]) -> Result<HostTensor> {
         DType::BF16 => (Dtype::BF16, data),
         _ => (Dtype::F32, data.convert::<f32>()),
     };
-    Ok(HostTensor {
+    HostTensor {
         shape: shape.to_vec(),
         dtype,
         bytes: data.as_bytes().to_vec(),
-    })
+    }
 }
 
 /// Writes weights, optimizer and state to `path` atomically.
@@ -65,29 +65,20 @@ pub fn save<M: Module>(
     state: &TrainerState,
 ) -> Result<()> {
     let mut tensors: BTreeMap<String, HostTensor> = BTreeMap::new();
-    let mut failure = None;
     for_each_param(model, |name, tensor| {
         let shape = tensor.shape().to_vec();
-        match host(tensor.flat(), &shape) {
-            Ok(t) => {
-                tensors.insert(format!("model.{name}"), t);
-            }
-            Err(e) => failure = Some(e),
-        }
+        tensors.insert(format!("model.{name}"), host(tensor.flat(), &shape));
         if let Some(moments) = optimizer.moments.get(name) {
-            for (kind, value) in [("first", &moments.first), ("second", &moments.second)] {
-                match host(value.clone(), &shape) {
-                    Ok(t) => {
-                        tensors.insert(format!("adam.{kind}.{name}"), t);
-                    }
-                    Err(e) => failure = Some(e),
-                }
-            }
+            tensors.insert(
+                format!("adam.first.{name}"),
+                host(moments.first.clone(), &shape),
+            );
+            tensors.insert(
+                format!("adam.second.{name}"),
+                host(moments.second.clone(), &shape),
+            );
         }
     });
-    if let Some(error) = failure {
-        return Err(error);
-    }
     let fail = |reason: String| ModelError::Checkpoint {
         path: path.to_path_buf(),
         reason,

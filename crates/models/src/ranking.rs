@@ -1,5 +1,6 @@
 //! Ranking a candidate set: each candidate is scored as a response to the prompt (sequence
-//! log-prob, all candidates sharing the prompt in one row), and the target's rank is read off.
+//! log-prob, all candidates sharing the prompt in one row). The metrics of the ranking
+//! (HitRatio@K, NDCG@K, MRR with ties against the target) are `prefopt-eval`'s.
 
 use crate::error::{ModelError, Result};
 use crate::scoring::{ScoreItem, ScoringMode, score};
@@ -42,53 +43,4 @@ pub fn candidate_scores(
         }
     }
     Ok(out)
-}
-
-/// 1-based rank of the target among the scores, ties counted against it (a candidate scoring
-/// the same as the target ranks above it); `None` when `target` is not an index of `scores`.
-pub fn pessimistic_rank(scores: &[f64], target: usize) -> Option<usize> {
-    let own = *scores.get(target)?;
-    Some(
-        1 + scores
-            .iter()
-            .enumerate()
-            .filter(|&(i, &s)| i != target && (s >= own || s.is_nan()))
-            .count(),
-    )
-}
-
-/// Fraction of examples whose target ranks first (HitRatio@1 over the candidate set).
-pub fn hit_ratio_at_1(
-    model: &Transformer,
-    examples: &[EncodedExample],
-    batch_size: usize,
-    pad: u32,
-) -> Result<f64> {
-    let scores = candidate_scores(model, examples, batch_size, pad)?;
-    if scores.is_empty() {
-        return Err(ModelError::InvalidConfig("no examples to evaluate".into()));
-    }
-    let hits = scores
-        .iter()
-        .zip(examples)
-        .filter(|(s, e)| {
-            e.candidates
-                .as_ref()
-                .is_some_and(|c| pessimistic_rank(s, c.target) == Some(1))
-        })
-        .count();
-    Ok(hits as f64 / scores.len() as f64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pessimistic_rank;
-
-    #[test]
-    fn ties_count_against_the_target() {
-        assert_eq!(pessimistic_rank(&[0.5, 0.1, 0.2], 0), Some(1));
-        assert_eq!(pessimistic_rank(&[0.5, 0.5, 0.2], 0), Some(2));
-        assert_eq!(pessimistic_rank(&[0.1, 0.5, f64::NAN], 0), Some(3));
-        assert_eq!(pessimistic_rank(&[0.1], 3), None);
-    }
 }

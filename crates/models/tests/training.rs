@@ -13,26 +13,47 @@ use prefopt_objectives::ObjectiveConfig;
 
 use common::{Scratch, encode, fresh_reference, synthetic_rec};
 
-fn setup() -> (
-    ItemTokenizer,
-    Vec<prefopt_models::tokenizer::EncodedExample>,
-) {
-    let tokenizer = ItemTokenizer::new(500).unwrap();
-    let records: Vec<_> = synthetic_rec("train").into_iter().take(48).collect();
-    let examples = encode(&tokenizer, &records);
-    (tokenizer, examples)
+/// 48 examples of the committed generated dataset and a `tiny` model config for them.
+struct Fixture {
+    examples: Vec<prefopt_models::tokenizer::EncodedExample>,
+    config: prefopt_models::config::TransformerConfig,
+    device: Device,
+    pad: u32,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let tokenizer = ItemTokenizer::new(500).unwrap();
+        let records: Vec<_> = synthetic_rec("train").into_iter().take(48).collect();
+        Self {
+            examples: encode(&tokenizer, &records),
+            config: Preset::Tiny.config(tokenizer.vocab_size()),
+            device: Device::flex().autodiff(),
+            pad: tokenizer.special().pad,
+        }
+    }
+
+    /// The same freshly initialised model every time (seed 5).
+    fn model(&self) -> Transformer {
+        Transformer::new(&self.config, 5, &self.device).unwrap()
+    }
+
+    fn sft(&self) -> SftTask<'_> {
+        SftTask {
+            examples: &self.examples,
+            pad: self.pad,
+        }
+    }
 }
 
 #[test]
 fn a_killed_run_resumes_to_the_same_weights() {
-    let (tokenizer, examples) = setup();
-    let device = Device::flex().autodiff();
-    let config = Preset::Tiny.config(tokenizer.vocab_size());
-    let description = serde_json::to_string(&config).unwrap();
-    let pad = tokenizer.special().pad;
-    let reference = fresh_reference(&config, &examples, 5, &Device::flex());
+    let fixture = Fixture::new();
+    let (examples, config) = (&fixture.examples, &fixture.config);
+    let description = serde_json::to_string(config).unwrap();
+    let reference = fresh_reference(config, examples, 5, &Device::flex());
     let objective = ObjectiveConfig::from_name("sdpo").unwrap().check().unwrap();
-    let task = PreferenceTask::new(&examples, objective.as_ref(), Some(&reference), pad);
+    let task = PreferenceTask::new(examples, objective.as_ref(), Some(&reference), fixture.pad);
     let run = |dir: &Scratch, stop_after: Option<usize>, resume: bool| {
         let trainer = TrainConfig {
             epochs: 3,
@@ -48,8 +69,7 @@ fn a_killed_run_resumes_to_the_same_weights() {
             resume,
             ..TrainConfig::default()
         };
-        let model = Transformer::new(&config, 5, &device).unwrap();
-        train(model, &task, &trainer, &description, None).unwrap()
+        train(fixture.model(), &task, &trainer, &description, None).unwrap()
     };
     let whole_dir = Scratch::new("resume-whole");
     let whole = run(&whole_dir, None, false);
@@ -99,14 +119,8 @@ fn a_killed_run_resumes_to_the_same_weights() {
 
 #[test]
 fn a_checkpoint_of_another_model_is_refused() {
-    let (tokenizer, examples) = setup();
-    let device = Device::flex().autodiff();
-    let config = Preset::Tiny.config(tokenizer.vocab_size());
-    let pad = tokenizer.special().pad;
-    let task = SftTask {
-        examples: &examples,
-        pad,
-    };
+    let fixture = Fixture::new();
+    let task = fixture.sft();
     let dir = Scratch::new("refuse");
     let trainer = TrainConfig {
         batch_size: 16,
@@ -114,27 +128,22 @@ fn a_checkpoint_of_another_model_is_refused() {
         stop_after: Some(1),
         ..TrainConfig::default()
     };
-    let model = Transformer::new(&config, 5, &device).unwrap();
-    train(model, &task, &trainer, "model A", None).unwrap();
+    train(fixture.model(), &task, &trainer, "model A", None).unwrap();
     let resume = TrainConfig {
         resume: true,
         stop_after: None,
         ..trainer
     };
-    let model = Transformer::new(&config, 5, &device).unwrap();
-    let error = train(model, &task, &resume, "model B", None).err().unwrap();
+    let error = train(fixture.model(), &task, &resume, "model B", None)
+        .err()
+        .unwrap();
     assert!(error.to_string().contains("another model"), "{error}");
 }
 
 #[test]
 fn early_stopping_returns_the_best_evaluated_model() {
-    let (tokenizer, examples) = setup();
-    let device = Device::flex().autodiff();
-    let config = Preset::Tiny.config(tokenizer.vocab_size());
-    let task = SftTask {
-        examples: &examples,
-        pad: tokenizer.special().pad,
-    };
+    let fixture = Fixture::new();
+    let task = fixture.sft();
     let trainer = TrainConfig {
         epochs: 10,
         batch_size: 16,
@@ -148,8 +157,7 @@ fn early_stopping_returns_the_best_evaluated_model() {
         calls += 1;
         Ok(-((calls as f64) - 3.0).abs())
     };
-    let model = Transformer::new(&config, 5, &device).unwrap();
-    let outcome = train(model, &task, &trainer, "m", Some(&mut metric)).unwrap();
+    let outcome = train(fixture.model(), &task, &trainer, "m", Some(&mut metric)).unwrap();
     assert!(outcome.stopped_early);
     assert_eq!(outcome.state.step, 5, "two evaluations after the best one");
     assert_eq!(outcome.state.best, Some((0.0, 3)));
@@ -158,21 +166,15 @@ fn early_stopping_returns_the_best_evaluated_model() {
 
 #[test]
 fn sft_lowers_the_loss_and_bad_settings_are_errors() {
-    let (tokenizer, examples) = setup();
-    let device = Device::flex().autodiff();
-    let config = Preset::Tiny.config(tokenizer.vocab_size());
-    let task = SftTask {
-        examples: &examples,
-        pad: tokenizer.special().pad,
-    };
+    let fixture = Fixture::new();
+    let task = fixture.sft();
     let trainer = TrainConfig {
         epochs: 8,
         batch_size: 16,
         lr: 3e-3,
         ..TrainConfig::default()
     };
-    let model = Transformer::new(&config, 5, &device).unwrap();
-    let outcome = train(model, &task, &trainer, "m", None).unwrap();
+    let outcome = train(fixture.model(), &task, &trainer, "m", None).unwrap();
     let first = outcome.losses[..3].iter().sum::<f64>();
     let last = outcome.losses[outcome.losses.len() - 3..]
         .iter()
@@ -192,8 +194,7 @@ fn sft_lowers_the_loss_and_bad_settings_are_errors() {
             ..TrainConfig::default()
         },
     ] {
-        let model = Transformer::new(&config, 5, &device).unwrap();
-        assert!(train(model, &task, &bad, "m", None).is_err());
+        assert!(train(fixture.model(), &task, &bad, "m", None).is_err());
     }
 }
 

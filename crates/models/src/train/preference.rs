@@ -164,7 +164,14 @@ impl<'a> PreferenceTask<'a> {
             lengths.clone().narrow(1, 0, 1).reshape([b]),
             lengths.narrow(1, 1, k),
         );
-        let examples: Vec<&EncodedExample> = indices.iter().map(|&i| &self.examples[i]).collect();
+        let examples: Vec<&EncodedExample> = indices
+            .iter()
+            .map(|&i| {
+                self.examples
+                    .get(i)
+                    .ok_or_else(|| ModelError::example(i, "no such example"))
+            })
+            .collect::<Result<_>>()?;
         if examples.iter().any(|e| e.responses.len() != r) {
             input = input.with_rejected_mask(scores.present.clone().narrow(1, 1, k));
         }
