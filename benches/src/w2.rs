@@ -107,11 +107,13 @@ impl W2Step {
     /// One preference step in `mode`; returns the loss.
     pub fn step(&mut self, mode: ScoringMode) -> f64 {
         let task = PreferenceTask {
-            examples: &self.examples,
-            objective: self.objective.as_ref(),
-            reference: Some(&self.reference),
             mode,
-            pad: 0,
+            ..PreferenceTask::new(
+                &self.examples,
+                self.objective.as_ref(),
+                Some(&self.reference),
+                0,
+            )
         };
         let indices: Vec<usize> = (0..self.examples.len()).collect();
         let (loss, _) = task.loss(&self.model, &indices).expect("W2 step");

@@ -327,6 +327,30 @@ pub struct GenerateArgs {
     /// Rejected items per row (sequential).
     #[arg(long, default_value_t = 1)]
     pub negatives: usize,
+    /// Latent dimension of item vectors and tastes (sequential).
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Inverse temperature of the taste term: higher makes the next item more predictable
+    /// from the history (sequential).
+    #[arg(long)]
+    pub taste_strength: Option<f64>,
+    /// How far a taste moves toward each consumed item, 0..1 (sequential).
+    #[arg(long)]
+    pub drift: Option<f64>,
+    /// Items drawn by popularity per step, among which taste decides (sequential).
+    #[arg(long)]
+    pub pool: Option<usize>,
+    /// Shortest and longest user sequence (sequential).
+    #[arg(long)]
+    pub min_length: Option<usize>,
+    #[arg(long)]
+    pub max_length: Option<usize>,
+    /// How candidate negatives are drawn (sequential).
+    #[arg(long, value_enum, default_value_t = SamplerArg::Uniform)]
+    pub sampler: SamplerArg,
+    /// Popularity exponent of `--sampler popularity`.
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[arg(long, default_value = "zstd")]
@@ -354,9 +378,19 @@ impl GenerateArgs {
                 };
                 spec.users = self.users.unwrap_or(spec.users);
                 spec.items = self.items.unwrap_or(spec.items);
+                spec.dim = self.dim.unwrap_or(spec.dim);
+                spec.taste_strength = self.taste_strength.unwrap_or(spec.taste_strength);
+                spec.drift = self.drift.unwrap_or(spec.drift);
+                spec.pool = self.pool.unwrap_or(spec.pool);
+                spec.min_length = self.min_length.unwrap_or(spec.min_length);
+                spec.max_length = self.max_length.unwrap_or(spec.max_length);
                 let data = spec.generate().map_err(|e| e.to_string())?;
                 let config = ConvertConfig {
                     negatives: self.negatives,
+                    candidate_sampling: match self.sampler {
+                        SamplerArg::Uniform => CandidateSampling::Uniform,
+                        SamplerArg::Popularity => CandidateSampling::Popularity { alpha: self.alpha },
+                    },
                     seed: self.seed,
                     write,
                     ..ConvertConfig::default()

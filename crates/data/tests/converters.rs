@@ -109,7 +109,25 @@ fn check_conversion(name: &str, log: &InteractionLog, ids: SourceIds) {
     }
     let users = read_ids(&out.join("users.parquet"));
     let items = read_ids(&out.join("items.parquet"));
+    let table = prefopt_data::convert::read_items(&out.join("items.parquet")).unwrap();
+    assert_eq!(table.len(), items.len());
+    let wrong_file = prefopt_data::convert::read_items(&out.join("train.parquet")).unwrap_err();
+    assert!(
+        matches!(&wrong_file, DataError::MissingColumn { column, path, .. }
+            if column == "item_id" && path.ends_with("train.parquet")),
+        "{wrong_file}"
+    );
+    let total: u64 = table.popularity.iter().sum();
+    assert!(
+        total > 0 && total <= interactions().len() as u64,
+        "popularity counts training interactions: {total}"
+    );
     for record in read(&out.join("test.parquet")) {
+        let chosen = record.chosen_item.unwrap() as usize;
+        assert_eq!(table.titles[chosen], record.chosen, "item table titles");
+        for (&item, title) in record.rejected_items.as_ref().unwrap().iter().zip(&record.rejected) {
+            assert_eq!(&table.titles[item as usize], title);
+        }
         let user = &users[record.user_id.unwrap() as usize];
         let mut sequence = expected[user].clone();
         sequence.sort();

@@ -268,3 +268,49 @@ fn reference_log_probs_are_written_to_the_dataset_and_read_back() {
         assert_eq!(a, b, "f64 columns keep the values exactly");
     }
 }
+
+#[test]
+fn listwise_labels_reach_the_objective() {
+    use burn::tensor::Tensor;
+    use prefopt_models::train::Task;
+
+    let fixture = Fixture::new();
+    let examples = &fixture.examples[..6];
+    let model = fixture.model();
+    let reference = fresh_reference(&fixture.config, examples, 5, &Device::flex());
+    let objective = ObjectiveConfig::from_name("lipo").unwrap().check().unwrap();
+    let indices: Vec<usize> = (0..examples.len()).collect();
+    // Labels: the chosen first, rejected in decreasing order; then the same lists reversed.
+    let graded: Vec<Vec<f64>> = examples
+        .iter()
+        .map(|e| (0..e.responses.len()).rev().map(|g| g as f64).collect())
+        .collect();
+    let reversed: Vec<Vec<f64>> = graded
+        .iter()
+        .map(|row| row.iter().rev().copied().collect())
+        .collect();
+    let loss_of = |labels: &[Vec<f64>]| {
+        let task = PreferenceTask::new(examples, objective.as_ref(), Some(&reference), fixture.pad)
+            .with_list_labels(labels);
+        let (loss, _): (Tensor<1>, _) = task.loss(&model, &indices).unwrap();
+        loss.into_scalar::<f64>()
+    };
+    let (forward, backward) = (loss_of(&graded), loss_of(&reversed));
+    // Without labels the objective uses binary ones (chosen 1, rejected 0).
+    let binary: Vec<Vec<f64>> = examples
+        .iter()
+        .map(|e| (0..e.responses.len()).map(|g| f64::from(u8::from(g == 0))).collect())
+        .collect();
+    let task = PreferenceTask::new(examples, objective.as_ref(), Some(&reference), fixture.pad);
+    let (unlabelled, _) = task.loss(&model, &indices).unwrap();
+    assert!((unlabelled.into_scalar::<f64>() - loss_of(&binary)).abs() < 1e-6);
+    assert!(forward.is_finite() && backward.is_finite());
+    assert!(
+        (forward - backward).abs() > 1e-9,
+        "the labels change the loss: {forward} vs {backward}"
+    );
+    let short = vec![vec![1.0]; examples.len()];
+    let task = PreferenceTask::new(examples, objective.as_ref(), Some(&reference), fixture.pad)
+        .with_list_labels(&short);
+    assert!(task.loss(&model, &indices).is_err(), "one label per response");
+}

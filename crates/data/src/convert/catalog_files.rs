@@ -69,3 +69,114 @@ fn write_one(
     sink.finish()?;
     Ok(())
 }
+
+/// The item table of a converted dataset: what experiments need to print titles, detect
+/// hallucinated answers and measure popularity bias.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ItemTable {
+    /// `titles[i]` is item i's title.
+    pub titles: Vec<String>,
+    /// `popularity[i]` is item i's training interaction count.
+    pub popularity: Vec<u64>,
+}
+
+impl ItemTable {
+    pub fn len(&self) -> usize {
+        self.titles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.titles.is_empty()
+    }
+}
+
+/// Reads `items.parquet` as [`write_items`] writes it. Item ids must be `0..n` (in any order):
+/// the preference files refer to items by these ids.
+pub fn read_items(path: &Path) -> Result<ItemTable> {
+    use arrow::array::Array;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| DataError::parquet(path, e))?
+        .build()
+        .map_err(|e| DataError::parquet(path, e))?;
+    let mut rows: Vec<(i64, String, u64)> = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| DataError::arrow(path, e))?;
+        let found = || {
+            batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)
+                .ok_or_else(|| DataError::MissingColumn {
+                    path: path.to_path_buf(),
+                    column: name.into(),
+                    found: found(),
+                })
+        };
+        let wrong_type = |name: &str, expected: &str, array: &ArrayRef| DataError::ColumnType {
+            path: path.to_path_buf(),
+            column: name.into(),
+            expected: expected.into(),
+            found: array.data_type().to_string(),
+        };
+        let ids = column(ITEM_ID)?;
+        let ids = ids
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| wrong_type(ITEM_ID, "Int64", ids))?;
+        let titles = column(TITLE)?;
+        let titles = titles
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| wrong_type(TITLE, "Utf8", titles))?;
+        let popularity = column(POPULARITY)?;
+        let popularity = popularity
+            .as_any()
+            .downcast_ref::<UInt64Array>()
+            .ok_or_else(|| wrong_type(POPULARITY, "UInt64", popularity))?;
+        let offset = rows.len() as u64;
+        for row in 0..batch.num_rows() {
+            if ids.is_null(row) || titles.is_null(row) || popularity.is_null(row) {
+                return Err(DataError::InvalidRow {
+                    path: path.to_path_buf(),
+                    row: offset + row as u64,
+                    column: "item_id, title, popularity".into(),
+                    reason: "null value".into(),
+                });
+            }
+            rows.push((
+                ids.value(row),
+                titles.value(row).to_string(),
+                popularity.value(row),
+            ));
+        }
+    }
+    rows.sort_by_key(|row| row.0);
+    if let Some((position, row)) = rows
+        .iter()
+        .enumerate()
+        .find(|(position, row)| row.0 != *position as i64)
+    {
+        return Err(DataError::InvalidRow {
+            path: path.to_path_buf(),
+            row: position as u64,
+            column: ITEM_ID.into(),
+            reason: format!(
+                "item ids must be 0..{} without gaps or repeats; found {} at sorted position {position}",
+                rows.len(),
+                row.0
+            ),
+        });
+    }
+    let (titles, popularity) = rows.into_iter().map(|(_, t, p)| (t, p)).unzip();
+    Ok(ItemTable { titles, popularity })
+}

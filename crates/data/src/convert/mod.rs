@@ -18,6 +18,7 @@ use std::path::Path;
 
 use rand::RngExt;
 
+pub use catalog_files::{ItemTable, read_items};
 pub use prompt::{DEFAULT_TEMPLATE, PromptTemplate};
 pub use sequences::{UserSequence, user_sequences};
 pub use split::{Part, Split, SplitPlan};

@@ -99,6 +99,9 @@ pub struct PreferenceTask<'a> {
     pub reference: Option<&'a ReferenceLogps>,
     pub mode: ScoringMode,
     pub pad: u32,
+    /// Graded labels of `[chosen, rejected…]` per example, higher is better (LiPO-λ's listwise
+    /// input; e.g. a conventional recommender's ranking of the candidates).
+    pub list_labels: Option<&'a [Vec<f64>]>,
 }
 
 impl Task<Transformer> for PreferenceTask<'_> {
@@ -143,7 +146,14 @@ impl<'a> PreferenceTask<'a> {
             reference,
             mode: ScoringMode::SharedPrefix,
             pad,
+            list_labels: None,
         }
+    }
+
+    /// Passes graded labels to listwise objectives (one row per example, `[chosen, rejected…]`).
+    pub fn with_list_labels(mut self, labels: &'a [Vec<f64>]) -> Self {
+        self.list_labels = Some(labels);
+        self
     }
 
     /// Assembles the objective's input from the policy's scores and the cached extras.
@@ -215,6 +225,24 @@ impl<'a> PreferenceTask<'a> {
             .collect::<Option<Vec<_>>>()
         {
             input = input.with_user_ids(users);
+        }
+        if let Some(labels) = self.list_labels {
+            let rows: Vec<&Vec<f64>> = indices
+                .iter()
+                .map(|&i| {
+                    labels
+                        .get(i)
+                        .filter(|row| row.len() == self.examples[i].responses.len())
+                        .ok_or_else(|| {
+                            ModelError::example(
+                                i,
+                                "no list labels (one per response) for this example",
+                            )
+                        })
+                })
+                .collect::<Result<_>>()?;
+            let grid = padded(&rows, r);
+            input = input.with_list_labels(float_tensor::<2>(grid, [b, r], &device, dtype));
         }
         let l = scores.token_logps.dims()[2];
         let tokens = scores.token_logps.clone();
