@@ -389,7 +389,9 @@ impl GenerateArgs {
                     negatives: self.negatives,
                     candidate_sampling: match self.sampler {
                         SamplerArg::Uniform => CandidateSampling::Uniform,
-                        SamplerArg::Popularity => CandidateSampling::Popularity { alpha: self.alpha },
+                        SamplerArg::Popularity => {
+                            CandidateSampling::Popularity { alpha: self.alpha }
+                        }
                     },
                     seed: self.seed,
                     write,

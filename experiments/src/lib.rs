@@ -1,9 +1,26 @@
 //! # prefopt-experiments
 //!
-//! Small binaries, one per paper table, wiring the crates together, and `reproduce` for all of
-//! them (added by the experiment issues). For now it holds `losses`, a demo that evaluates every
-//! objective of `prefopt-objectives` on a generated batch of log-probs and prints a table, and
-//! the synthetic batch generator it uses.
+//! One binary per paper table, wiring the crates together, and `reproduce` for all of them:
+//!
+//! | binary | what |
+//! |---|---|
+//! | `reproduce` | every table below on small defaults; one Markdown report with plots |
+//! | `sdpo` | SFT vs DPO vs S-DPO (K ∈ {1, 3, 8, 15}) vs DMPO (paper and official) vs DynamicPO vs LiPO-λ, and S-DPO's β sweep |
+//! | `rosepo` | RosePO's rejected-sampling strategies, bias mitigations and personalized smoothing |
+//! | `prefopt` | `data convert|inspect|generate`, and `train|eval|score --config <file.toml>` |
+//! | `losses` | every objective on a generated batch of log-probs (a demo) |
+//!
+//! The library holds what they share: the TOML [`config`], the recommendation pipeline
+//! ([`rec`]), the tables of paper experiments ([`tables`]) and the report writer ([`report`]).
 
+pub mod config;
 pub mod data_cli;
+pub mod error;
+pub mod rec;
+pub mod report;
+pub mod runner;
 pub mod synthetic;
+pub mod tables;
+
+pub use config::ExperimentConfig;
+pub use error::{ExperimentError, Result};

@@ -125,7 +125,13 @@ fn check_conversion(name: &str, log: &InteractionLog, ids: SourceIds) {
     for record in read(&out.join("test.parquet")) {
         let chosen = record.chosen_item.unwrap() as usize;
         assert_eq!(table.titles[chosen], record.chosen, "item table titles");
-        for (&item, title) in record.rejected_items.as_ref().unwrap().iter().zip(&record.rejected) {
+        for (&item, title) in record
+            .rejected_items
+            .as_ref()
+            .unwrap()
+            .iter()
+            .zip(&record.rejected)
+        {
             assert_eq!(&table.titles[item as usize], title);
         }
         let user = &users[record.user_id.unwrap() as usize];

@@ -299,7 +299,11 @@ fn listwise_labels_reach_the_objective() {
     // Without labels the objective uses binary ones (chosen 1, rejected 0).
     let binary: Vec<Vec<f64>> = examples
         .iter()
-        .map(|e| (0..e.responses.len()).map(|g| f64::from(u8::from(g == 0))).collect())
+        .map(|e| {
+            (0..e.responses.len())
+                .map(|g| f64::from(u8::from(g == 0)))
+                .collect()
+        })
         .collect();
     let task = PreferenceTask::new(examples, objective.as_ref(), Some(&reference), fixture.pad);
     let (unlabelled, _) = task.loss(&model, &indices).unwrap();
@@ -312,5 +316,8 @@ fn listwise_labels_reach_the_objective() {
     let short = vec![vec![1.0]; examples.len()];
     let task = PreferenceTask::new(examples, objective.as_ref(), Some(&reference), fixture.pad)
         .with_list_labels(&short);
-    assert!(task.loss(&model, &indices).is_err(), "one label per response");
+    assert!(
+        task.loss(&model, &indices).is_err(),
+        "one label per response"
+    );
 }

@@ -20,6 +20,7 @@ mod hallucination;
 mod hard;
 mod popularity;
 mod semantic;
+mod title_embedding;
 mod uniform;
 mod weighted;
 
@@ -32,6 +33,7 @@ pub use popularity::{
     DebiasingScope, PopularityDebiasingSampler, PopularitySampler, popularity_weights,
 };
 pub use semantic::SemanticNeighbourSampler;
+pub use title_embedding::hashed_title_embeddings;
 pub use uniform::{InCandidateSampler, UniformSampler};
 
 use crate::error::Result;

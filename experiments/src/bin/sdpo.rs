@@ -1,0 +1,35 @@
+//! The S-DPO table: SFT vs DPO vs S-DPO (several K) vs DMPO (paper, official) vs DynamicPO vs
+//! LiPO-λ, and S-DPO's β sweep, on a converted dataset (`docs/reproducing.md`).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use prefopt_experiments::runner::{TableArgs, TableId, command_line, run_tables};
+
+/// Reproduces the S-DPO table (methods/rec.md §2–4) and writes a report to --out.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    #[command(flatten)]
+    args: TableArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = cli.args.config().and_then(|config| {
+        run_tables(
+            config,
+            &cli.args.out,
+            &[TableId::Sdpo],
+            "S-DPO table",
+            &command_line(),
+        )
+    });
+    match result {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! The TOML config every experiment reads: data, model, SFT, preference stage, evaluation, and
+//! the grids of the paper tables. Every field has a default, so a file names only what it
+//! changes: swapping the loss is `objective = { loss = "dmpo" }` under `[preference]`.
+//!
+//! ```toml
+//! seed = 0
+//! device = "cpu"                    # auto | cpu | wgpu | cuda
+//! [data]
+//! dir = "datasets/rec-small"        # any folder written by `prefopt data convert|generate`
+//! [model]
+//! preset = "tiny"
+//! [sft]
+//! epochs = 6
+//! [preference]
+//! objective = { loss = "sdpo", beta = 1.0 }
+//! negatives = 3
+//! rejected = ["random"]             # in-candidate | random | self-hard | semantic | popularity
+//! smoothing = "none"                # or { constant = 0.1 } or { oracle = { temperature = 1.0 } }
+//! [preference.train]
+//! epochs = 2
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use prefopt_models::config::{Preset, TransformerConfig};
+use prefopt_models::device::DeviceChoice;
+use prefopt_models::train::TrainConfig;
+use prefopt_objectives::ObjectiveConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ExperimentError, Result};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Seeds model initialisation, negative sampling, label noise and example order.
+    pub seed: u64,
+    pub device: String,
+    pub data: DataConfig,
+    pub model: ModelConfig,
+    pub sft: TrainConfig,
+    pub preference: PreferenceConfig,
+    pub eval: EvalConfig,
+    pub sdpo: SdpoGrid,
+    pub rosepo: RosepoGrid,
+}
+
+impl Default for ExperimentConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            device: "cpu".into(),
+            data: DataConfig::default(),
+            model: ModelConfig::default(),
+            sft: TrainConfig {
+                epochs: 6,
+                batch_size: 32,
+                lr: 5e-3,
+                warmup_ratio: 0.05,
+                ..TrainConfig::default()
+            },
+            preference: PreferenceConfig::default(),
+            eval: EvalConfig::default(),
+            sdpo: SdpoGrid::default(),
+            rosepo: RosepoGrid::default(),
+        }
+    }
+}
+
+/// Where the data is and how much of it to use.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// A converted dataset folder: train/valid/test.parquet and items.parquet.
+    pub dir: PathBuf,
+    /// Use at most this many rows of each split (the first ones; `None`: all).
+    pub max_train: Option<usize>,
+    pub max_valid: Option<usize>,
+    pub max_test: Option<usize>,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("datasets/rec-small"),
+            max_train: None,
+            max_valid: None,
+            max_test: None,
+        }
+    }
+}
+
+/// The policy: a preset (sized for the tokenizer's vocabulary) or a full transformer config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    pub preset: String,
+    /// Overrides the preset entirely when given (its `vocab_size` must fit the tokenizer).
+    pub transformer: Option<TransformerConfig>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            preset: "tiny".into(),
+            transformer: None,
+        }
+    }
+}
+
+impl ModelConfig {
+    pub fn resolve(&self, vocab_size: usize) -> Result<TransformerConfig> {
+        match &self.transformer {
+            Some(config) if config.vocab_size < vocab_size => {
+                Err(ExperimentError::Invalid(format!(
+                    "model.transformer.vocab_size {} is below the tokenizer's {vocab_size}",
+                    config.vocab_size
+                )))
+            }
+            Some(config) => Ok(config.clone()),
+            None => Ok(self.preset.parse::<Preset>()?.config(vocab_size)),
+        }
+    }
+}
+
+/// How rejected items are chosen for the preference stage (`methods/rec.md` §2(c), §5(c)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RejectedStrategy {
+    /// The dataset's own rejected items (its first K).
+    InCandidate,
+    /// K candidates other than the target, uniformly (S-DPO's in-candidate negatives, redrawn
+    /// with this run's seed).
+    Random,
+    /// The non-target candidates the SFT model scores highest (RosePO, helpfulness).
+    SelfHard,
+    /// The catalog items whose title is nearest to the target's (RosePO, semantic
+    /// hallucination).
+    Semantic,
+    /// Candidates drawn ∝ popularity (RosePO, popularity bias).
+    Popularity,
+}
+
+impl RejectedStrategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::InCandidate => "in-candidate",
+            Self::Random => "random",
+            Self::SelfHard => "self-hard",
+            Self::Semantic => "semantic",
+            Self::Popularity => "popularity",
+        }
+    }
+}
+
+/// RosePO's smoothing factor ε per pair.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Smoothing {
+    /// No `smoothing` input (objectives that need one fall back to their own setting).
+    None,
+    /// The same ε for every pair (cDPO).
+    Constant(f64),
+    /// ε = min(max, σ((s_rejected − s_chosen) / temperature)) from the preference oracle.
+    Oracle { temperature: f64, max: f64 },
+}
+
+/// The preference stage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PreferenceConfig {
+    pub objective: ObjectiveConfig,
+    /// Rejected items per prompt and strategy.
+    pub negatives: usize,
+    /// One row per prompt per strategy (each with `negatives` rejected items).
+    pub rejected: Vec<RejectedStrategy>,
+    pub smoothing: Smoothing,
+    /// Fraction of pairs whose chosen and first rejected response are swapped (noisy labels,
+    /// RosePO's robustness check).
+    pub label_noise: f64,
+    pub train: TrainConfig,
+}
+
+impl Default for PreferenceConfig {
+    fn default() -> Self {
+        Self {
+            objective: ObjectiveConfig::from_name("sdpo").expect("sdpo is a known loss"),
+            negatives: 3,
+            rejected: vec![RejectedStrategy::Random],
+            smoothing: Smoothing::None,
+            label_noise: 0.0,
+            train: TrainConfig {
+                epochs: 2,
+                batch_size: 32,
+                lr: 1e-3,
+                warmup_ratio: 0.05,
+                ..TrainConfig::default()
+            },
+        }
+    }
+}
+
+impl PreferenceConfig {
+    pub fn check(&self) -> Result<()> {
+        if self.negatives == 0 {
+            return Err(ExperimentError::Invalid(
+                "preference.negatives must be at least 1".into(),
+            ));
+        }
+        if self.rejected.is_empty() {
+            return Err(ExperimentError::Invalid(
+                "preference.rejected names no strategy".into(),
+            ));
+        }
+        if !(0.0..=0.5).contains(&self.label_noise) {
+            return Err(ExperimentError::Invalid(format!(
+                "preference.label_noise {} must lie in [0, 0.5]",
+                self.label_noise
+            )));
+        }
+        match self.smoothing {
+            Smoothing::Constant(eps) if !(0.0..0.5).contains(&eps) => Err(
+                ExperimentError::Invalid(format!("constant smoothing {eps} must lie in [0, 0.5)")),
+            ),
+            Smoothing::Oracle { temperature, max }
+                if !(temperature > 0.0 && (0.0..0.5).contains(&max)) =>
+            {
+                Err(ExperimentError::Invalid(format!(
+                    "oracle smoothing needs temperature > 0 and max in [0, 0.5), got {temperature} and {max}"
+                )))
+            }
+            _ => Ok(()),
+        }?;
+        self.train.check()?;
+        self.objective.clone().check()?;
+        Ok(())
+    }
+}
+
+/// Evaluation settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Prompts scored per forward pass.
+    pub batch_size: usize,
+    /// Also generate an answer per prompt (greedy) for ValidRatio and the generation
+    /// HitRatio@1.
+    pub generation: bool,
+    /// Longest generated answer, in tokens.
+    pub max_tokens: usize,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 64,
+            generation: true,
+            max_tokens: 4,
+        }
+    }
+}
+
+/// The S-DPO table: methods at `negatives` and the grids.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SdpoGrid {
+    /// S-DPO's numbers of negatives (K = 1 is DPO).
+    pub negatives: Vec<usize>,
+    /// K of the DMPO, DynamicPO and LiPO-λ rows.
+    pub comparison_negatives: usize,
+    /// S-DPO's β sweep (at K = `beta_negatives`).
+    pub betas: Vec<f64>,
+    pub beta_negatives: usize,
+}
+
+impl Default for SdpoGrid {
+    fn default() -> Self {
+        Self {
+            negatives: vec![1, 3, 8, 15],
+            comparison_negatives: 8,
+            betas: vec![0.1, 0.5, 1.0, 2.0],
+            beta_negatives: 3,
+        }
+    }
+}
+
+/// The RosePO ablations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RosepoGrid {
+    /// Label noise of the smoothing comparison.
+    pub label_noise: f64,
+    /// ε of the constant-smoothing (cDPO) row.
+    pub constant_smoothing: f64,
+    pub oracle_temperature: f64,
+    pub oracle_max: f64,
+}
+
+impl Default for RosepoGrid {
+    fn default() -> Self {
+        Self {
+            label_noise: 0.2,
+            constant_smoothing: 0.2,
+            oracle_temperature: 1.0,
+            oracle_max: 0.49,
+        }
+    }
+}
+
+impl ExperimentConfig {
+    /// Reads a TOML file; unknown keys are errors that name the key.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| ExperimentError::io(path, e))?;
+        let config: Self = toml::from_str(&text).map_err(|e| ExperimentError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The config as TOML (written beside every result, so a run can be repeated).
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| ExperimentError::Invalid(e.to_string()))
+    }
+
+    pub fn check(&self) -> Result<()> {
+        self.device_choice()?;
+        self.sft.check()?;
+        self.preference.check()?;
+        if self.eval.batch_size == 0 || self.eval.max_tokens == 0 {
+            return Err(ExperimentError::Invalid(
+                "eval.batch_size and eval.max_tokens must be positive".into(),
+            ));
+        }
+        if self.sdpo.negatives.contains(&0) || self.sdpo.comparison_negatives < 3 {
+            return Err(ExperimentError::Invalid(
+                "sdpo.negatives must be positive and sdpo.comparison_negatives at least 3 (DynamicPO clusters the negatives in 3)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn device_choice(&self) -> Result<DeviceChoice> {
+        self.device
+            .parse::<DeviceChoice>()
+            .map_err(|e| ExperimentError::Invalid(format!("device: {e}")))
+    }
+}

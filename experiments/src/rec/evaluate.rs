@@ -1,0 +1,180 @@
+//! Evaluation of a policy on a split, per `methods/rec.md` §1: the candidate ranking by
+//! sequence log-prob (HitRatio@K, NDCG@K, MRR, ties against the target), a greedy answer per
+//! prompt scored as text against the candidate titles (both HitRatio@1 conventions,
+//! ValidRatio, hallucination kinds), and the popularity of the top-ranked candidates.
+//! Per-example values are kept so that tables carry confidence intervals and paired tests.
+
+use prefopt_data::PreferenceRecord;
+use prefopt_eval::bias::{PopularityBias, popularity_bias};
+use prefopt_eval::generation::{AnswerKind, AnswerOutcome, GenerationSummary, score_answer};
+use prefopt_eval::ranking::{RankingMetrics, hit_at, ndcg_at, reciprocal_rank};
+use prefopt_models::generate::{GenerateConfig, generate};
+use prefopt_models::ranking::candidate_scores;
+use prefopt_models::tokenizer::{EncodedExample, ItemTokenizer, Tokenizer};
+use prefopt_models::transformer::Transformer;
+use serde::Serialize;
+
+use crate::error::Result;
+
+/// What one model did on one split, example by example.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// 1-based rank of the target among the candidates (ties against it).
+    pub ranks: Vec<usize>,
+    /// The top-ranked candidate's item id.
+    pub top_items: Vec<usize>,
+    pub targets: Vec<usize>,
+    /// Greedy answers scored as text (when generation is on).
+    pub answers: Option<Vec<AnswerOutcome>>,
+}
+
+/// The metric columns of the tables, with their per-example values.
+pub const RANKING_METRICS: [&str; 6] = ["HR@1", "HR@5", "HR@10", "NDCG@5", "NDCG@10", "MRR"];
+
+impl Evaluation {
+    /// Per-example values of a metric by its table name (`None` for an unknown name or a
+    /// generation metric without generation).
+    pub fn values(&self, metric: &str) -> Option<Vec<f64>> {
+        let ranks = || self.ranks.iter().copied();
+        let answers = || self.answers.iter().flatten();
+        let flag = |b: bool| f64::from(u8::from(b));
+        Some(match metric {
+            "HR@1" => ranks().map(|r| hit_at(r, 1)).collect(),
+            "HR@5" => ranks().map(|r| hit_at(r, 5)).collect(),
+            "HR@10" => ranks().map(|r| hit_at(r, 10)).collect(),
+            "NDCG@5" => ranks().map(|r| ndcg_at(r, 5)).collect(),
+            "NDCG@10" => ranks().map(|r| ndcg_at(r, 10)).collect(),
+            "MRR" => ranks().map(reciprocal_rank).collect(),
+            "gen HitRatio@1" if self.answers.is_some() => answers().map(|a| flag(a.hit)).collect(),
+            "ValidRatio" if self.answers.is_some() => answers()
+                .map(|a| flag(a.kind == AnswerKind::Valid))
+                .collect(),
+            _ => return None,
+        })
+    }
+
+    pub fn generation(&self) -> Result<Option<GenerationSummary>> {
+        Ok(match &self.answers {
+            Some(answers) => Some(GenerationSummary::new(answers)?),
+            None => None,
+        })
+    }
+
+    pub fn popularity(&self, popularity: &[u64]) -> Result<PopularityBias> {
+        Ok(popularity_bias(popularity, &self.top_items, &self.targets)?)
+    }
+}
+
+/// A summary row for JSON output.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvaluationSummary {
+    pub examples: usize,
+    pub ranking: Vec<(String, f64)>,
+    pub generation: Option<GenerationSummary>,
+    pub popularity: PopularityBias,
+}
+
+/// Ranks every example's candidates and, when `generation` is set, answers each prompt greedily.
+pub fn evaluate(
+    model: &Transformer,
+    tokenizer: &ItemTokenizer,
+    examples: &[EncodedExample],
+    records: &[PreferenceRecord],
+    titles: &[String],
+    batch_size: usize,
+    generation: Option<&GenerateConfig>,
+) -> Result<Evaluation> {
+    let scores = candidate_scores(model, examples, batch_size, tokenizer.special().pad)?;
+    let mut evaluation = Evaluation::from_scores(&scores, records)?;
+    if let Some(config) = generation {
+        evaluation.answers = Some(answer_all(
+            model, tokenizer, examples, records, titles, config,
+        )?);
+    }
+    Ok(evaluation)
+}
+
+impl Evaluation {
+    /// The ranking part from any scorer's candidate scores (`scores[i]` in the order of
+    /// `records[i].candidate_items`): a policy, popularity, the item-kNN oracle.
+    pub fn from_scores(scores: &[Vec<f64>], records: &[PreferenceRecord]) -> Result<Self> {
+        let candidates: Vec<&[prefopt_data::ItemId]> = records
+            .iter()
+            .map(|r| r.candidate_items.as_deref().unwrap_or(&[]))
+            .collect();
+        let targets: Vec<usize> = records
+            .iter()
+            .map(|r| r.chosen_item.unwrap_or(-1) as usize)
+            .collect();
+        let in_set: Vec<usize> = candidates
+            .iter()
+            .zip(records)
+            .map(|(c, r)| {
+                c.iter()
+                    .position(|&i| Some(i) == r.chosen_item)
+                    .unwrap_or(c.len())
+            })
+            .collect();
+        let ranking = RankingMetrics::new(scores, &in_set)?;
+        let top_items = candidates
+            .iter()
+            .zip(scores)
+            .map(|(c, s)| {
+                // The first of the best-scored candidates (prompt order breaks ties).
+                let best = (0..s.len())
+                    .max_by(|&a, &b| s[a].total_cmp(&s[b]).then(b.cmp(&a)))
+                    .unwrap_or(0);
+                c.get(best).map_or(0, |&i| i as usize)
+            })
+            .collect();
+        Ok(Self {
+            ranks: ranking.ranks,
+            top_items,
+            targets,
+            answers: None,
+        })
+    }
+}
+
+fn answer_all(
+    model: &Transformer,
+    tokenizer: &ItemTokenizer,
+    examples: &[EncodedExample],
+    records: &[PreferenceRecord],
+    titles: &[String],
+    config: &GenerateConfig,
+) -> Result<Vec<AnswerOutcome>> {
+    let special = tokenizer.special();
+    let catalog: Vec<&str> = titles.iter().map(String::as_str).collect();
+    examples
+        .iter()
+        .zip(records)
+        .enumerate()
+        .map(|(index, (example, record))| {
+            let best = generate(
+                model,
+                &example.prompt,
+                config,
+                None,
+                special.eos,
+                special.pad,
+            )?;
+            let tokens = best.first().map(|g| g.tokens.as_slice()).unwrap_or(&[]);
+            // The answer as text: item tokens become titles, anything else is dropped.
+            let answer = tokens
+                .iter()
+                .take_while(|&&t| t != special.eos)
+                .filter_map(|&t| tokenizer.token_item(t).map(|i| catalog[i as usize]))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let candidates: Vec<&str> = record
+                .candidate_items
+                .iter()
+                .flatten()
+                .map(|&i| catalog[i as usize])
+                .collect();
+            let target = example.candidates.as_ref().map_or(0, |c| c.target);
+            Ok(score_answer(&answer, &candidates, target, &catalog, index)?)
+        })
+        .collect()
+}

@@ -1,0 +1,13 @@
+//! Sequential recommendation with an item-token policy: the shared pipeline of the S-DPO,
+//! DMPO/DynamicPO and RosePO tables.
+
+pub mod data;
+pub mod evaluate;
+pub mod oracle;
+pub mod pairs;
+pub mod pipeline;
+
+pub use data::RecDataset;
+pub use evaluate::{Evaluation, evaluate};
+pub use oracle::ItemKnn;
+pub use pipeline::{RecPipeline, Run, SftStage};

@@ -1,0 +1,298 @@
+//! The recommendation pipeline every table runs: data → item tokenizer → SFT → preference stage
+//! from the SFT model (which is also the frozen reference) → evaluation. Checkpoints are chosen
+//! by validation HitRatio@1 after every epoch, for SFT and for every preference run alike.
+
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::tensor::Device;
+use prefopt_eval::ranking::RankingMetrics;
+use prefopt_models::config::TransformerConfig;
+use prefopt_models::generate::GenerateConfig;
+use prefopt_models::ranking::candidate_scores;
+use prefopt_models::scoring::ScoringMode;
+use prefopt_models::tokenizer::{EncodedExample, ItemTokenizer, Tokenizer};
+use prefopt_models::train::{PreferenceTask, SftTask, TrainConfig, reference_logps, train};
+use prefopt_models::transformer::Transformer;
+
+use crate::config::{ExperimentConfig, PreferenceConfig, Smoothing};
+use crate::error::{ExperimentError, Result};
+use crate::rec::data::{RecDataset, encode};
+use crate::rec::evaluate::{Evaluation, evaluate};
+use crate::rec::oracle::ItemKnn;
+use crate::rec::pairs::{
+    PairContext, apply_smoothing, build_rows, inject_label_noise, oracle_list_labels,
+};
+
+/// A finished training run.
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub name: String,
+    /// The model at the best validation HitRatio@1.
+    pub model: Transformer,
+    /// Mean loss of every update.
+    pub losses: Vec<f64>,
+    /// `(update, validation HitRatio@1)` after every epoch.
+    pub evaluations: Vec<(usize, f64)>,
+    /// Training rows (prompt × strategy).
+    pub rows: usize,
+    /// Rows whose labels were swapped (noise injection).
+    pub swapped: usize,
+    pub seconds: f64,
+    /// The JSONL log of every update, when a log folder was given.
+    pub log: Option<PathBuf>,
+}
+
+/// The SFT model and what preference runs derive from it once.
+pub struct SftStage {
+    pub run: Run,
+    train_scores: OnceCell<Vec<Vec<f64>>>,
+}
+
+impl SftStage {
+    pub fn new(run: Run) -> Self {
+        Self {
+            run,
+            train_scores: OnceCell::new(),
+        }
+    }
+
+    pub fn model(&self) -> &Transformer {
+        &self.run.model
+    }
+}
+
+/// Loaded data, tokenizer and device of an experiment.
+pub struct RecPipeline {
+    pub config: ExperimentConfig,
+    pub dataset: RecDataset,
+    pub tokenizer: ItemTokenizer,
+    pub model_config: TransformerConfig,
+    /// The training device (with autodiff).
+    pub device: Device,
+    pub train: Vec<EncodedExample>,
+    pub valid: Vec<EncodedExample>,
+    pub test: Vec<EncodedExample>,
+    /// The conventional recommender: RosePO's preference oracle and LiPO-λ's labeller.
+    pub oracle: ItemKnn,
+}
+
+impl RecPipeline {
+    pub fn new(config: ExperimentConfig) -> Result<Self> {
+        config.check()?;
+        let dataset = RecDataset::load(&config.data)?;
+        let tokenizer = ItemTokenizer::new(dataset.items.len())?;
+        let model_config = config.model.resolve(tokenizer.vocab_size())?;
+        let device = config
+            .device_choice()?
+            .device()
+            .map_err(|e| ExperimentError::Invalid(format!("device: {e}")))?
+            .autodiff();
+        let train = encode(&tokenizer, &dataset.train)?;
+        let valid = encode(&tokenizer, &dataset.valid)?;
+        let test = encode(&tokenizer, &dataset.test)?;
+        let oracle = ItemKnn::fit(&dataset.train, dataset.items.len());
+        Ok(Self {
+            config,
+            dataset,
+            tokenizer,
+            model_config,
+            device,
+            train,
+            valid,
+            test,
+            oracle,
+        })
+    }
+
+    fn pad(&self) -> u32 {
+        self.tokenizer.special().pad
+    }
+
+    /// Validation HitRatio@1 of the candidate ranking (the checkpoint-selection metric).
+    pub fn valid_hit_ratio(&self, model: &Transformer) -> Result<f64> {
+        let scores = candidate_scores(model, &self.valid, self.config.eval.batch_size, self.pad())?;
+        let targets: Vec<usize> = self
+            .valid
+            .iter()
+            .map(|e| e.candidates.as_ref().map_or(0, |c| c.target))
+            .collect();
+        let hits = RankingMetrics::new(&scores, &targets)?.hit_ratio(1);
+        Ok(hits.iter().sum::<f64>() / hits.len() as f64)
+    }
+
+    /// Evaluation on the test split.
+    pub fn evaluate_test(&self, model: &Transformer) -> Result<Evaluation> {
+        let generation = self.config.eval.generation.then_some(GenerateConfig {
+            beams: 1,
+            max_tokens: self.config.eval.max_tokens,
+        });
+        evaluate(
+            &model.clone().valid(),
+            &self.tokenizer,
+            &self.test,
+            &self.dataset.test,
+            &self.dataset.items.titles,
+            self.config.eval.batch_size,
+            generation.as_ref(),
+        )
+    }
+
+    /// Evaluates after every epoch; the loop keeps the best model.
+    fn with_epoch_evaluation(&self, config: &TrainConfig, rows: usize) -> TrainConfig {
+        let per_update = config.batch_size * config.grad_accum;
+        TrainConfig {
+            eval_every: config.eval_every.or(Some(rows.div_ceil(per_update).max(1))),
+            ..config.clone()
+        }
+    }
+
+    fn log_config(config: &TrainConfig, log_dir: Option<&Path>, name: &str) -> Result<TrainConfig> {
+        let mut config = config.clone();
+        if let Some(dir) = log_dir {
+            std::fs::create_dir_all(dir).map_err(|e| ExperimentError::io(dir, e))?;
+            let path = dir.join(format!("{}.jsonl", file_stem(name)));
+            // A fresh log per run (the loop appends only when resuming).
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(|e| ExperimentError::io(&path, e))?;
+            }
+            config.log = Some(path);
+        }
+        Ok(config)
+    }
+
+    /// SFT from a fresh model (seeded by the experiment seed).
+    pub fn sft(&self, log_dir: Option<&Path>) -> Result<SftStage> {
+        let start = Instant::now();
+        let model = Transformer::new(&self.model_config, self.config.seed, &self.device)?;
+        let mut config = self.with_epoch_evaluation(&self.config.sft, self.train.len());
+        config.seed ^= self.config.seed;
+        let config = Self::log_config(&config, log_dir, "sft")?;
+        let task = SftTask {
+            examples: &self.train,
+            pad: self.pad(),
+        };
+        let description = serde_json::to_string(&self.model_config)
+            .map_err(|e| ExperimentError::Invalid(e.to_string()))?;
+        let mut evaluator = |m: &Transformer| {
+            self.valid_hit_ratio(m)
+                .map_err(|e| prefopt_models::ModelError::InvalidConfig(e.to_string()))
+        };
+        let outcome = train(model, &task, &config, &description, Some(&mut evaluator))?;
+        Ok(SftStage::new(Run {
+            name: "SFT".into(),
+            model: outcome.model,
+            losses: outcome.losses,
+            evaluations: outcome.evaluations,
+            rows: self.train.len(),
+            swapped: 0,
+            seconds: start.elapsed().as_secs_f64(),
+            log: config.log,
+        }))
+    }
+
+    /// A preference run named `name`, initialised from the SFT model, with the SFT model as
+    /// the frozen reference.
+    pub fn preference(
+        &self,
+        name: &str,
+        sft: &SftStage,
+        preference: &PreferenceConfig,
+        log_dir: Option<&Path>,
+    ) -> Result<Run> {
+        preference.check()?;
+        let start = Instant::now();
+        let objective = preference.objective.clone().check()?;
+        let pad = self.pad();
+        let reference_model = sft.model().clone().valid();
+        let needs_sft_scores = preference
+            .rejected
+            .contains(&crate::config::RejectedStrategy::SelfHard);
+        let sft_scores = if needs_sft_scores {
+            Some(match sft.train_scores.get() {
+                Some(scores) => scores.as_slice(),
+                None => {
+                    let scores = candidate_scores(
+                        &reference_model,
+                        &self.train,
+                        self.config.eval.batch_size,
+                        pad,
+                    )?;
+                    sft.train_scores.get_or_init(|| scores).as_slice()
+                }
+            })
+        } else {
+            None
+        };
+        let context = PairContext {
+            dataset: &self.dataset,
+            sft_scores,
+            seed: self.config.seed,
+        };
+        let mut rows = build_rows(
+            &self.dataset.train,
+            &preference.rejected,
+            preference.negatives,
+            &context,
+        )?;
+        let swapped = inject_label_noise(&mut rows, preference.label_noise, self.config.seed);
+        if preference.smoothing != Smoothing::None {
+            apply_smoothing(&mut rows, preference.smoothing, &self.oracle);
+        }
+        let examples = encode(&self.tokenizer, &rows)?;
+        let reference = reference_logps(
+            &reference_model,
+            &examples,
+            self.config.eval.batch_size,
+            ScoringMode::SharedPrefix,
+            pad,
+        )?;
+        let labels = oracle_list_labels(&rows, &self.oracle);
+        let mut task = PreferenceTask::new(&examples, objective.as_ref(), Some(&reference), pad);
+        if preference.objective.name().starts_with("lipo") {
+            task = task.with_list_labels(&labels);
+        }
+        let mut config = self.with_epoch_evaluation(&preference.train, examples.len());
+        config.seed ^= self.config.seed;
+        let config = Self::log_config(&config, log_dir, name)?;
+        let description = serde_json::to_string(&self.model_config)
+            .map_err(|e| ExperimentError::Invalid(e.to_string()))?;
+        let mut evaluator = |m: &Transformer| {
+            self.valid_hit_ratio(m)
+                .map_err(|e| prefopt_models::ModelError::InvalidConfig(e.to_string()))
+        };
+        let outcome = train(
+            sft.model().clone(),
+            &task,
+            &config,
+            &description,
+            Some(&mut evaluator),
+        )?;
+        Ok(Run {
+            name: name.to_string(),
+            model: outcome.model,
+            losses: outcome.losses,
+            evaluations: outcome.evaluations,
+            rows: examples.len(),
+            swapped,
+            seconds: start.elapsed().as_secs_f64(),
+            log: config.log,
+        })
+    }
+}
+
+/// A file-name-safe version of a run name.
+pub fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .to_lowercase()
+}

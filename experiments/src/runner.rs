@@ -1,0 +1,163 @@
+//! What `sdpo`, `rosepo` and `reproduce` share: command-line options, the SFT stage, the tables,
+//! and the report in the output folder.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+
+use crate::config::ExperimentConfig;
+use crate::error::Result;
+use crate::rec::RecPipeline;
+use crate::report::{Meta, Report, git_revision};
+use crate::tables::{self, TableContext};
+
+/// Options of every table binary.
+#[derive(Args, Debug, Clone)]
+pub struct TableArgs {
+    /// TOML config (see `docs/reproducing.md`); without it, the small defaults.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Output folder (results.md/csv/json, config.toml, plots, logs).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Overrides the config's device: auto, cpu, wgpu or cuda.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Overrides the config's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Overrides the config's dataset folder.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+impl TableArgs {
+    pub fn config(&self) -> Result<ExperimentConfig> {
+        let mut config = match &self.config {
+            Some(path) => ExperimentConfig::from_file(path)?,
+            None => ExperimentConfig::default(),
+        };
+        if let Some(device) = &self.device {
+            config.device = device.clone();
+        }
+        if let Some(seed) = self.seed {
+            config.seed = seed;
+        }
+        if let Some(data) = &self.data {
+            config.data.dir = data.clone();
+        }
+        config.check()?;
+        Ok(config)
+    }
+}
+
+/// A paper table of this crate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableId {
+    Sdpo,
+    Rosepo,
+}
+
+/// Runs SFT once, then every table in `which` from that SFT model, and writes the report.
+pub fn run_tables(
+    config: ExperimentConfig,
+    out: &Path,
+    which: &[TableId],
+    title: &str,
+    command: &str,
+) -> Result<Report> {
+    let start = Instant::now();
+    std::fs::create_dir_all(out).map_err(|e| crate::ExperimentError::io(out, e))?;
+    let pipeline = RecPipeline::new(config)?;
+    let data_rows = format!(
+        "{} train / {} valid / {} test prompts, {} items",
+        pipeline.train.len(),
+        pipeline.valid.len(),
+        pipeline.test.len(),
+        pipeline.dataset.items.len()
+    );
+    eprintln!("data: {} ({data_rows})", pipeline.dataset.dir.display());
+    eprintln!(
+        "model: {} parameters; SFT for {} epochs",
+        pipeline.model_config.parameter_count(),
+        pipeline.config.sft.epochs
+    );
+    let sft = pipeline.sft(Some(&out.join("logs")))?;
+    let sft_evaluation = pipeline.evaluate_test(sft.model())?;
+    eprintln!(
+        "  SFT{:<37} HR@1 {:.3}   ({:.1} s)",
+        "",
+        tables::mean(&sft_evaluation.values("HR@1").unwrap_or_default()),
+        sft.run.seconds
+    );
+    let context = TableContext {
+        pipeline: &pipeline,
+        sft: &sft,
+        sft_evaluation: &sft_evaluation,
+        out,
+        verbose: true,
+    };
+    let mut sections = Vec::new();
+    for table in which {
+        eprintln!("table: {table:?}");
+        sections.push(match table {
+            TableId::Sdpo => tables::sdpo::run(&context)?,
+            TableId::Rosepo => tables::rosepo::run(&context)?,
+        });
+    }
+    let config = &pipeline.config;
+    let model = match &config.model.transformer {
+        Some(t) => format!("custom transformer, {} parameters", t.parameter_count()),
+        None => format!(
+            "`{}` preset: d_model {}, {} layers, {} heads, {} parameters (item tokens)",
+            config.model.preset,
+            pipeline.model_config.d_model,
+            pipeline.model_config.layers,
+            pipeline.model_config.heads,
+            pipeline.model_config.parameter_count()
+        ),
+    };
+    let report = Report {
+        meta: Meta {
+            title: title.into(),
+            command: command.into(),
+            seed: config.seed,
+            git_revision: git_revision(),
+            data: config.data.dir.display().to_string(),
+            data_rows,
+            model,
+            device: format!(
+                "{} ({})",
+                config.device,
+                std::thread::available_parallelism().map_or(0, |n| n.get())
+            ) + " threads",
+            elapsed_seconds: start.elapsed().as_secs_f64(),
+        },
+        sections,
+    };
+    report.write(out, config)?;
+    eprintln!(
+        "wrote {} ({:.1} s)",
+        out.join("results.md").display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(report)
+}
+
+/// The command line as typed, for the report.
+pub fn command_line() -> String {
+    let mut args = std::env::args();
+    let program = args
+        .next()
+        .map(|p| {
+            Path::new(&p)
+                .file_name()
+                .map_or(p.clone(), |n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    std::iter::once(program)
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ")
+}

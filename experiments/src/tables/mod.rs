@@ -1,0 +1,250 @@
+//! The paper tables: each runs its methods through the shared pipeline from one SFT model,
+//! evaluates them on the test split, and returns a report section (table, claims, plots).
+
+pub mod rosepo;
+pub mod sdpo;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use prefopt_eval::stats::{mean_ci, paired_test};
+
+use crate::error::{ExperimentError, Result};
+use crate::rec::{Evaluation, RecPipeline, Run, SftStage};
+use crate::report::{Claim, Row, Verdict};
+
+/// What every table shares: the pipeline, the SFT model and its test evaluation, the output
+/// folder.
+pub struct TableContext<'a> {
+    pub pipeline: &'a RecPipeline,
+    pub sft: &'a SftStage,
+    pub sft_evaluation: &'a Evaluation,
+    pub out: &'a Path,
+    /// Print one line per finished run on stderr.
+    pub verbose: bool,
+}
+
+/// A method's evaluated run (no run for score-only baselines).
+pub struct Outcome {
+    pub method: String,
+    pub settings: String,
+    pub run: Option<Run>,
+    pub evaluation: Evaluation,
+}
+
+impl TableContext<'_> {
+    pub fn logs(&self) -> PathBuf {
+        self.out.join("logs")
+    }
+
+    /// Trains and evaluates one preference run.
+    pub fn run(
+        &self,
+        method: &str,
+        settings: &str,
+        preference: &crate::config::PreferenceConfig,
+    ) -> Result<Outcome> {
+        let name = format!("{method} {settings}");
+        let run = self
+            .pipeline
+            .preference(&name, self.sft, preference, Some(&self.logs()))?;
+        let evaluation = self.pipeline.evaluate_test(&run.model)?;
+        if self.verbose {
+            let hr = evaluation.values("HR@1").map_or(f64::NAN, |v| mean(&v));
+            eprintln!(
+                "  {name:<40} HR@1 {hr:.3}   ({} rows, {:.1} s)",
+                run.rows, run.seconds
+            );
+        }
+        Ok(Outcome {
+            method: method.into(),
+            settings: settings.into(),
+            run: Some(run),
+            evaluation,
+        })
+    }
+
+    /// The SFT row (the baseline of every table).
+    pub fn sft_outcome(&self) -> Outcome {
+        Outcome {
+            method: "SFT".into(),
+            settings: format!("{} epochs", self.pipeline.config.sft.epochs),
+            run: Some(self.sft.run.clone()),
+            evaluation: self.sft_evaluation.clone(),
+        }
+    }
+}
+
+pub fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len().max(1) as f64
+}
+
+/// Per-example popularity of the top-ranked candidate and whether it is in the head (most
+/// popular 20% of the catalog), for paired tests of popularity bias.
+pub fn top_popularity(evaluation: &Evaluation, popularity: &[u64]) -> (Vec<f64>, Vec<f64>) {
+    let mut order: Vec<usize> = (0..popularity.len()).collect();
+    order.sort_by(|&a, &b| popularity[b].cmp(&popularity[a]).then(a.cmp(&b)));
+    let mut head = vec![false; popularity.len()];
+    for &i in &order[..popularity.len().div_ceil(5)] {
+        head[i] = true;
+    }
+    evaluation
+        .top_items
+        .iter()
+        .map(|&i| (popularity[i] as f64, f64::from(u8::from(head[i]))))
+        .unzip()
+}
+
+/// Builds a table row: interval metrics from per-example values, single values, a paired
+/// HR@1 test against `baseline`.
+pub fn row(
+    outcome: &Outcome,
+    metrics: &[&str],
+    popularity: &[u64],
+    baseline: Option<&Evaluation>,
+) -> Result<Row> {
+    let e = &outcome.evaluation;
+    let mut interval = BTreeMap::new();
+    let mut values = BTreeMap::new();
+    for &metric in metrics {
+        if let Some(v) = e.values(metric) {
+            interval.insert(metric.to_string(), mean_ci(&v)?);
+        }
+    }
+    if let Some(generation) = e.generation()? {
+        values.insert("HR@1 | valid".into(), generation.hit_ratio_at_1_given_valid);
+        values.insert("halluc. rate".into(), 1.0 - generation.valid_ratio);
+        values.insert("not-in-catalog".into(), generation.not_in_catalog_rate);
+    }
+    let bias = e.popularity(popularity)?;
+    let (pops, heads) = top_popularity(e, popularity);
+    interval.insert("top-1 pop".into(), mean_ci(&pops)?);
+    interval.insert("head share".into(), mean_ci(&heads)?);
+    values.insert("pop ratio".into(), bias.relative_popularity);
+    values.insert("gini".into(), bias.gini);
+    values.insert("coverage".into(), bias.coverage);
+    if let Some(run) = &outcome.run {
+        values.insert("train s".into(), run.seconds);
+    }
+    let versus_baseline = match baseline {
+        Some(b) => Some(paired_test(
+            &e.values("HR@1").unwrap_or_default(),
+            &b.values("HR@1").unwrap_or_default(),
+        )?),
+        None => None,
+    };
+    Ok(Row {
+        method: outcome.method.clone(),
+        settings: outcome.settings.clone(),
+        metrics: interval,
+        values,
+        versus_baseline,
+    })
+}
+
+/// "`a` beats `b` on `metric`" as a paired test on the test prompts.
+pub fn claim_greater(
+    statement: &str,
+    a: &Outcome,
+    b: &Outcome,
+    metric: &str,
+    lower_is_better: bool,
+) -> Result<Claim> {
+    let (Some(x), Some(y)) = (a.evaluation.values(metric), b.evaluation.values(metric)) else {
+        return Err(ExperimentError::Invalid(format!(
+            "claim `{statement}`: no {metric} values"
+        )));
+    };
+    claim_from_values(
+        statement,
+        &x,
+        &y,
+        &describe(a),
+        &describe(b),
+        metric,
+        lower_is_better,
+    )
+}
+
+pub fn describe(o: &Outcome) -> String {
+    if o.settings.is_empty() {
+        o.method.clone()
+    } else {
+        format!("{} ({})", o.method, o.settings)
+    }
+}
+
+pub fn claim_from_values(
+    statement: &str,
+    a: &[f64],
+    b: &[f64],
+    a_name: &str,
+    b_name: &str,
+    metric: &str,
+    lower_is_better: bool,
+) -> Result<Claim> {
+    let test = paired_test(a, b)?;
+    let d = test.difference;
+    let (oriented_mean, oriented_low) = if lower_is_better {
+        (-d.mean, -d.high)
+    } else {
+        (d.mean, d.low)
+    };
+    Ok(Claim {
+        statement: statement.into(),
+        verdict: Verdict::of_difference(oriented_mean, oriented_low),
+        evidence: format!(
+            "{metric}: {a_name} {:.3} vs {b_name} {:.3}; Δ {:+.3} [{:+.3}, {:+.3}], p = {}",
+            mean(a),
+            mean(b),
+            d.mean,
+            d.low,
+            d.high,
+            crate::report::table::format_p(test.p_value)
+        ),
+    })
+}
+
+/// Mean of a JSONL log's metric over the last `fraction` of the updates.
+pub fn late_metric(log: &Path, metric: &str, fraction: f64) -> Result<f64> {
+    let series = log_series(log, metric)?;
+    let keep = ((series.len() as f64 * fraction).ceil() as usize).clamp(1, series.len().max(1));
+    let tail = &series[series.len().saturating_sub(keep)..];
+    Ok(mean(&tail.iter().map(|p| p.1).collect::<Vec<_>>()))
+}
+
+/// `(step, value)` of a metric in a training log (update lines only).
+pub fn log_series(log: &Path, metric: &str) -> Result<Vec<(f64, f64)>> {
+    let text = std::fs::read_to_string(log).map_err(|e| ExperimentError::io(log, e))?;
+    let mut out = Vec::new();
+    for (line_number, line) in text.lines().enumerate() {
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            ExperimentError::Invalid(format!("{}: line {}: {e}", log.display(), line_number + 1))
+        })?;
+        if let (Some(step), Some(v)) = (
+            value.get("step").and_then(serde_json::Value::as_f64),
+            value.get(metric).and_then(serde_json::Value::as_f64),
+        ) && value.get("eval").is_none()
+        {
+            out.push((step, v));
+        }
+    }
+    Ok(out)
+}
+
+/// A moving average over `window` points (for readable loss curves).
+pub fn smooth(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
+    let window = window.max(1);
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, &(x, _))| {
+            let from = i.saturating_sub(window - 1);
+            let slice = &points[from..=i];
+            (
+                x,
+                slice.iter().map(|p| p.1).sum::<f64>() / slice.len() as f64,
+            )
+        })
+        .collect()
+}
