@@ -36,6 +36,9 @@ pub struct ExperimentConfig {
     /// Seeds model initialisation, negative sampling, label noise and example order.
     pub seed: u64,
     pub device: String,
+    /// Preference runs trained at once, one thread each (default: the CPU count). burn's CPU
+    /// backend keeps one core busy per run at these model sizes; on a GPU use 1.
+    pub workers: usize,
     pub data: DataConfig,
     pub model: ModelConfig,
     pub sft: TrainConfig,
@@ -50,6 +53,7 @@ impl Default for ExperimentConfig {
         Self {
             seed: 0,
             device: "cpu".into(),
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             data: DataConfig::default(),
             model: ModelConfig::default(),
             sft: TrainConfig {

@@ -16,6 +16,7 @@
 pub mod config;
 pub mod data_cli;
 pub mod error;
+pub mod pipeline_cli;
 pub mod rec;
 pub mod report;
 pub mod runner;

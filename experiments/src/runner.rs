@@ -128,10 +128,11 @@ pub fn run_tables(
             data_rows,
             model,
             device: format!(
-                "{} ({})",
+                "{}, {} worker threads on {} cores",
                 config.device,
+                config.workers,
                 std::thread::available_parallelism().map_or(0, |n| n.get())
-            ) + " threads",
+            ),
             elapsed_seconds: start.elapsed().as_secs_f64(),
         },
         sections,

@@ -32,7 +32,74 @@ pub struct Outcome {
     pub evaluation: Evaluation,
 }
 
+/// A preference run a table asks for.
+pub struct Job {
+    pub method: String,
+    pub settings: String,
+    pub preference: crate::config::PreferenceConfig,
+    /// A row of the table's main part (else of a sub-table: sweeps, ablations).
+    pub main: bool,
+}
+
+impl Job {
+    pub fn new(
+        method: &str,
+        settings: &str,
+        preference: crate::config::PreferenceConfig,
+        main: bool,
+    ) -> Self {
+        Self {
+            method: method.into(),
+            settings: settings.into(),
+            preference,
+            main,
+        }
+    }
+}
+
 impl TableContext<'_> {
+    /// Runs every job, `workers` at a time on separate threads (each run is seeded on its own,
+    /// so the results do not depend on the number of workers), and returns the outcomes in
+    /// job order. The first error stops the remaining jobs.
+    pub fn run_all(&self, jobs: Vec<Job>) -> Result<Vec<Outcome>> {
+        let workers = self.pipeline.config.workers.clamp(1, jobs.len().max(1));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let slots: Vec<std::sync::Mutex<Option<Result<Outcome>>>> =
+            jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        if i >= jobs.len() || failed.load(std::sync::atomic::Ordering::SeqCst) {
+                            break;
+                        }
+                        let job = &jobs[i];
+                        let result = self.run(&job.method, &job.settings, &job.preference);
+                        if result.is_err() {
+                            failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                    }
+                });
+            }
+        });
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for (slot, job) in slots.into_iter().zip(&jobs) {
+            match slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                Some(result) => outcomes.push(result?),
+                None => {
+                    return Err(ExperimentError::Invalid(format!(
+                        "run `{} {}` was not started: an earlier run failed",
+                        job.method, job.settings
+                    )));
+                }
+            }
+        }
+        Ok(outcomes)
+    }
+
     pub fn logs(&self) -> PathBuf {
         self.out.join("logs")
     }
@@ -112,7 +179,10 @@ pub fn row(
         }
     }
     if let Some(generation) = e.generation()? {
-        values.insert("HR@1 | valid".into(), generation.hit_ratio_at_1_given_valid);
+        values.insert(
+            "HR@1 given valid".into(),
+            generation.hit_ratio_at_1_given_valid,
+        );
         values.insert("halluc. rate".into(), 1.0 - generation.valid_ratio);
         values.insert("not-in-catalog".into(), generation.not_in_catalog_rate);
     }

@@ -11,7 +11,7 @@ use crate::report::plots::{Bar, bar_plot};
 use crate::report::{Plot, Section, Table};
 use crate::tables::sdpo::curves;
 use crate::tables::{
-    Outcome, TableContext, claim_from_values, claim_greater, describe, row, top_popularity,
+    Job, Outcome, TableContext, claim_from_values, claim_greater, describe, row, top_popularity,
 };
 
 const COLUMNS: [&str; 11] = [
@@ -53,7 +53,7 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
     let none = Smoothing::Constant(0.0);
     use RejectedStrategy::{Popularity, Random, SelfHard, Semantic};
 
-    let mut outcomes = vec![context.sft_outcome()];
+    let mut jobs = Vec::new();
     for (method, strategies) in [
         ("DPO, random negatives", vec![Random]),
         ("RosePO self-hard", vec![SelfHard]),
@@ -69,14 +69,18 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
                 .collect::<Vec<_>>()
                 .join(" + ")
         );
-        outcomes.push(context.run(method, &settings, &pairwise(strategies, none, 0.0)?)?);
+        jobs.push(Job::new(
+            method,
+            &settings,
+            pairwise(strategies, none, 0.0)?,
+            true,
+        ));
     }
     let noise = grid.label_noise;
     let oracle = Smoothing::Oracle {
         temperature: grid.oracle_temperature,
         max: grid.oracle_max,
     };
-    let mut noisy = Vec::new();
     for (method, smoothing, settings) in [
         ("DPO (ε = 0)", none, "ε = 0".to_string()),
         (
@@ -94,11 +98,22 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
             "{settings}, self-hard, {:.0}% labels swapped",
             noise * 100.0
         );
-        noisy.push(context.run(
+        jobs.push(Job::new(
             method,
             &settings,
-            &pairwise(vec![SelfHard], smoothing, noise)?,
-        )?);
+            pairwise(vec![SelfHard], smoothing, noise)?,
+            false,
+        ));
+    }
+    let mut outcomes = vec![context.sft_outcome()];
+    let mut noisy = Vec::new();
+    let main: Vec<bool> = jobs.iter().map(|j| j.main).collect();
+    for (outcome, main) in context.run_all(jobs)?.into_iter().zip(main) {
+        if main {
+            outcomes.push(outcome);
+        } else {
+            noisy.push(outcome);
+        }
     }
 
     let sft_eval = context.sft_evaluation;
@@ -242,7 +257,7 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
     });
     let mut all: Vec<Outcome> = outcomes;
     all.extend(noisy);
-    plots.extend(curves(context, &all, "rosepo")?);
+    plots.extend(curves(context.out, &all, "rosepo")?);
 
     Ok(Section {
         heading: "RosePO ablations (methods/rec.md §5)".into(),

@@ -10,13 +10,13 @@ use crate::rec::Evaluation;
 use crate::report::plots::{Bar, Series, bar_plot, line_plot};
 use crate::report::{Claim, Plot, Section, Table, Verdict};
 use crate::tables::{
-    Outcome, TableContext, claim_greater, describe, late_metric, log_series, mean, row, smooth,
+    Job, Outcome, TableContext, claim_greater, describe, late_metric, log_series, mean, row, smooth,
 };
 
 const COLUMNS: [&str; 8] = [
     "HR@1",
     "gen HitRatio@1",
-    "HR@1 | valid",
+    "HR@1 given valid",
     "ValidRatio",
     "NDCG@5",
     "MRR",
@@ -90,26 +90,20 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
         |h, item| pipeline.oracle.score(h, item),
     )?);
     outcomes.push(context.sft_outcome());
-    let dpo = context.run(
+    let mut jobs = vec![Job::new(
         "DPO",
         "K=1, β=1",
-        &preference(base, objective("dpo", beta)?, 1),
-    )?;
-    outcomes.push(dpo);
-    let mut by_k: Vec<(usize, usize)> = Vec::new(); // (K, index into outcomes)
-    for &k in &grid.negatives {
-        if k == 1 {
-            // S-DPO with one negative is DPO's loss exactly (methods/rec.md §2(a)).
-            by_k.push((1, 3));
-            continue;
-        }
-        let outcome = context.run(
+        preference(base, objective("dpo", beta)?, 1),
+        true,
+    )];
+    for &k in grid.negatives.iter().filter(|&&k| k > 1) {
+        // K = 1 is the DPO row: S-DPO with one negative is DPO's loss (methods/rec.md §2(a)).
+        jobs.push(Job::new(
             "S-DPO",
             &format!("K={k}, β=1"),
-            &preference(base, objective("sdpo", beta)?, k),
-        )?;
-        by_k.push((k, outcomes.len()));
-        outcomes.push(outcome);
+            preference(base, objective("sdpo", beta)?, k),
+            true,
+        ));
     }
     let k = grid.comparison_negatives;
     for (method, loss) in [
@@ -123,33 +117,62 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
         } else {
             format!("K={k}, β=1")
         };
-        outcomes.push(context.run(
+        jobs.push(Job::new(
             method,
             &settings,
-            &preference(base, objective(loss, beta)?, k),
-        )?);
+            preference(base, objective(loss, beta)?, k),
+            true,
+        ));
     }
-
-    // β sweep of S-DPO at `beta_negatives`.
-    let mut sweep: Vec<(f64, Outcome)> = Vec::new();
-    for &b in &grid.betas {
-        let settings = format!("K={}, β={b}", grid.beta_negatives);
-        let existing = outcomes.iter().position(|o| {
-            o.method == "S-DPO" && o.settings == format!("K={}, β=1", grid.beta_negatives)
-        });
-        if b == 1.0
-            && let Some(i) = existing
+    // β sweep of S-DPO at `beta_negatives` (a setting already in the table is not rerun).
+    let sweep_settings: Vec<(f64, String)> = grid
+        .betas
+        .iter()
+        .map(|&b| (b, format!("K={}, β={b}", grid.beta_negatives)))
+        .collect();
+    for (b, settings) in &sweep_settings {
+        if !jobs
+            .iter()
+            .any(|j| j.method == "S-DPO" && &j.settings == settings)
         {
-            sweep.push((b, clone_outcome(&outcomes[i])));
-            continue;
+            jobs.push(Job::new(
+                "S-DPO",
+                settings,
+                preference(base, objective("sdpo", *b)?, grid.beta_negatives),
+                false,
+            ));
         }
-        let outcome = context.run(
-            "S-DPO",
-            &settings,
-            &preference(base, objective("sdpo", b)?, grid.beta_negatives),
-        )?;
-        sweep.push((b, outcome));
     }
+    let main: Vec<bool> = jobs.iter().map(|j| j.main).collect();
+    let finished = context.run_all(jobs)?;
+    let find_in = |list: &[Outcome], method: &str, settings: &str| {
+        list.iter()
+            .position(|o| o.method == method && o.settings == settings)
+    };
+    let sweep: Vec<(f64, Outcome)> = sweep_settings
+        .iter()
+        .filter_map(|(b, settings)| {
+            find_in(&finished, "S-DPO", settings).map(|i| (*b, clone_outcome(&finished[i])))
+        })
+        .collect();
+    outcomes.extend(
+        finished
+            .into_iter()
+            .zip(main)
+            .filter_map(|(o, main)| main.then_some(o)),
+    );
+    let by_k: Vec<(usize, usize)> = grid
+        .negatives
+        .iter()
+        .filter_map(|&k| {
+            let i = if k == 1 {
+                find_in(&outcomes, "DPO", "K=1, β=1")
+            } else {
+                find_in(&outcomes, "S-DPO", &format!("K={k}, β=1"))
+            };
+            i.map(|i| (k, i))
+        })
+        .collect();
 
     let sft_eval = context.sft_evaluation;
     let rows = outcomes
@@ -330,7 +353,7 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
         file: file.into(),
         caption: "HitRatio@1 against β".into(),
     });
-    plots.extend(curves(context, &outcomes, "sdpo")?);
+    plots.extend(curves(context.out, &outcomes, "sdpo")?);
 
     Ok(Section {
         heading: "S-DPO, DMPO, DynamicPO, LiPO-λ (methods/rec.md §2–4)".into(),
@@ -342,7 +365,7 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
                  (the S-DPO/DynamicPO scripts' value); the checkpoint with the best validation \
                  HitRatio@1 is kept. HR@1 ranks the {} candidates by sequence log-prob; \
                  'gen HitRatio@1' is S-DPO's convention on the greedy answer (invalid answers count as \
-                 misses), 'HR@1 | valid' LLaRA's (over valid answers only); ValidRatio is the share of \
+                 misses), 'HR@1 given valid' LLaRA's (over valid answers only); ValidRatio is the share of \
                  answers that name exactly one candidate.",
                 pipeline
                     .dataset
@@ -432,7 +455,7 @@ fn likelihood_claim(sdpo: &Outcome, dpo: &Outcome) -> Result<Claim> {
 }
 
 /// Training-loss and validation curves of the runs of a table.
-pub fn curves(context: &TableContext<'_>, outcomes: &[Outcome], prefix: &str) -> Result<Vec<Plot>> {
+pub fn curves(out: &std::path::Path, outcomes: &[Outcome], prefix: &str) -> Result<Vec<Plot>> {
     let mut loss_series = Vec::new();
     let mut valid_series = Vec::new();
     let mut chosen_series = Vec::new();
@@ -472,7 +495,7 @@ pub fn curves(context: &TableContext<'_>, outcomes: &[Outcome], prefix: &str) ->
     let mut plots = Vec::new();
     let file = format!("{prefix}_loss.svg");
     line_plot(
-        &context.out.join(&file),
+        &out.join(&file),
         "Training loss (moving average of 10 updates)",
         "update",
         "loss",
@@ -484,8 +507,8 @@ pub fn curves(context: &TableContext<'_>, outcomes: &[Outcome], prefix: &str) ->
     });
     let file = format!("{prefix}_valid.svg");
     line_plot(
-        &context.out.join(&file),
-        "Validation HitRatio@1 after each epoch",
+        &out.join(&file),
+        "Validation HitRatio@1 during training",
         "update",
         "HR@1",
         &valid_series,
@@ -497,7 +520,7 @@ pub fn curves(context: &TableContext<'_>, outcomes: &[Outcome], prefix: &str) ->
     if !chosen_series.is_empty() {
         let file = format!("{prefix}_chosen.svg");
         line_plot(
-            &context.out.join(&file),
+            &out.join(&file),
             "Chosen reward β·(log π − log π_ref) on training batches",
             "update",
             "chosen reward",

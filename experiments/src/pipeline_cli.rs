@@ -1,0 +1,326 @@
+//! `prefopt train|eval|score --config <file.toml>`: the recommendation pipeline driven by one
+//! config, so that swapping the loss, the sampler or the model is one edited line.
+//!
+//! - `train`: SFT, then the `[preference]` stage from the SFT model (its reference); writes
+//!   `sft.safetensors`, `policy.safetensors`, the JSONL logs, and a report of both models on
+//!   the test split (results.md/csv/json, config.toml, plots).
+//! - `eval`: a saved model on the test split, same report.
+//! - `score`: every candidate's log-prob under a saved model, one CSV line per candidate.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use clap::Args;
+use prefopt_models::checkpoint::{self, TrainerState};
+use prefopt_models::optim::{AdamW, AdamWConfig};
+use prefopt_models::ranking::candidate_scores;
+use prefopt_models::tokenizer::Tokenizer;
+use prefopt_models::transformer::Transformer;
+
+use crate::config::ExperimentConfig;
+use crate::error::{ExperimentError, Result};
+use crate::rec::{RecPipeline, SftStage};
+use crate::report::{Meta, Report, Section, Table, git_revision};
+use crate::runner::command_line;
+use crate::tables::{Outcome, mean, row};
+
+/// Options shared by `train`, `eval` and `score`.
+#[derive(Args, Debug, Clone)]
+pub struct PipelineArgs {
+    /// The experiment config (TOML).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Overrides the config's device: auto, cpu, wgpu or cuda.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Overrides the config's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl PipelineArgs {
+    fn pipeline(&self) -> Result<RecPipeline> {
+        let mut config = ExperimentConfig::from_file(&self.config)?;
+        if let Some(device) = &self.device {
+            config.device = device.clone();
+        }
+        if let Some(seed) = self.seed {
+            config.seed = seed;
+        }
+        RecPipeline::new(config)
+    }
+}
+
+/// `prefopt train`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Start the preference stage from this saved SFT model instead of training SFT.
+    #[arg(long)]
+    pub sft_checkpoint: Option<PathBuf>,
+}
+
+/// `prefopt eval`.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// A model written by `prefopt train` (`policy.safetensors` or `sft.safetensors`).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `prefopt score`.
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// train, valid or test.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// CSV file: example,user_id,item,is_target,logp.
+    #[arg(long)]
+    pub output: PathBuf,
+}
+
+fn description(pipeline: &RecPipeline) -> Result<String> {
+    serde_json::to_string(&pipeline.model_config)
+        .map_err(|e| ExperimentError::Invalid(e.to_string()))
+}
+
+/// Writes a model (weights only: empty optimizer state) that `load_model` reads back.
+pub fn save_model(path: &Path, pipeline: &RecPipeline, model: &Transformer) -> Result<()> {
+    let state = TrainerState {
+        step: 0,
+        seed: pipeline.config.seed,
+        best: None,
+        evals_without_improvement: 0,
+        model: description(pipeline)?,
+    };
+    checkpoint::save(path, model, &AdamW::new(AdamWConfig::default())?, &state)?;
+    Ok(())
+}
+
+/// Reads a model saved for this pipeline's architecture (an error names both when they differ).
+pub fn load_model(path: &Path, pipeline: &RecPipeline) -> Result<Transformer> {
+    let fresh = Transformer::new(&pipeline.model_config, 0, &pipeline.device)?;
+    let restored = checkpoint::load(path, fresh, &pipeline.device)?;
+    let expected = description(pipeline)?;
+    if restored.state.model != expected {
+        return Err(ExperimentError::Invalid(format!(
+            "{} holds a model `{}`, but the config builds `{expected}`",
+            path.display(),
+            restored.state.model
+        )));
+    }
+    Ok(restored.model)
+}
+
+fn report(pipeline: &RecPipeline, outcomes: &[Outcome], out: &Path, start: Instant) -> Result<()> {
+    let columns = [
+        "HR@1",
+        "HR@5",
+        "HR@10",
+        "NDCG@5",
+        "NDCG@10",
+        "MRR",
+        "gen HitRatio@1",
+        "HR@1 given valid",
+        "ValidRatio",
+        "top-1 pop",
+        "head share",
+        "gini",
+        "coverage",
+        "train s",
+    ];
+    let baseline = outcomes.first().map(|o| o.evaluation.clone());
+    let rows = outcomes
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            row(
+                o,
+                &columns,
+                pipeline.dataset.popularity(),
+                baseline.as_ref().filter(|_| i > 0),
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let table = Table {
+        id: "pipeline".into(),
+        title: "test split".into(),
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        baseline: outcomes.first().map_or("–".into(), |o| o.method.clone()),
+        rows,
+    };
+    let config = &pipeline.config;
+    let plots = if outcomes.iter().any(|o| o.run.is_some()) {
+        crate::tables::sdpo::curves(out, outcomes, "train")?
+    } else {
+        Vec::new()
+    };
+    let report = Report {
+        meta: Meta {
+            title: "prefopt pipeline".into(),
+            command: command_line(),
+            seed: config.seed,
+            git_revision: git_revision(),
+            data: config.data.dir.display().to_string(),
+            data_rows: format!(
+                "{} train / {} valid / {} test prompts",
+                pipeline.train.len(),
+                pipeline.valid.len(),
+                pipeline.test.len()
+            ),
+            model: format!("{} parameters", pipeline.model_config.parameter_count()),
+            device: config.device.clone(),
+            elapsed_seconds: start.elapsed().as_secs_f64(),
+        },
+        sections: vec![Section {
+            heading: format!("objective `{}`", config.preference.objective.name()),
+            paragraphs: vec![],
+            table,
+            extra_tables: vec![],
+            claims: vec![],
+            plots,
+        }],
+    };
+    report.write(out, config)
+}
+
+impl TrainArgs {
+    pub fn run(&self) -> Result<()> {
+        let start = Instant::now();
+        let pipeline = self.pipeline.pipeline()?;
+        std::fs::create_dir_all(&self.out).map_err(|e| ExperimentError::io(&self.out, e))?;
+        let logs = self.out.join("logs");
+        let sft = match &self.sft_checkpoint {
+            Some(path) => {
+                let model = load_model(path, &pipeline)?;
+                SftStage::new(crate::rec::Run {
+                    name: "SFT".into(),
+                    model,
+                    losses: vec![],
+                    evaluations: vec![],
+                    rows: 0,
+                    swapped: 0,
+                    seconds: 0.0,
+                    log: None,
+                })
+            }
+            None => {
+                eprintln!(
+                    "SFT: {} epochs on {} prompts",
+                    pipeline.config.sft.epochs,
+                    pipeline.train.len()
+                );
+                let sft = pipeline.sft(Some(&logs))?;
+                save_model(&self.out.join("sft.safetensors"), &pipeline, sft.model())?;
+                sft
+            }
+        };
+        let sft_evaluation = pipeline.evaluate_test(sft.model())?;
+        let objective = pipeline.config.preference.objective.name();
+        eprintln!("preference stage: {objective}");
+        let run =
+            pipeline.preference(&objective, &sft, &pipeline.config.preference, Some(&logs))?;
+        save_model(&self.out.join("policy.safetensors"), &pipeline, &run.model)?;
+        let evaluation = pipeline.evaluate_test(&run.model)?;
+        let outcomes = [
+            Outcome {
+                method: "SFT".into(),
+                settings: format!("{} epochs", pipeline.config.sft.epochs),
+                run: (!sft.run.losses.is_empty()).then(|| sft.run.clone()),
+                evaluation: sft_evaluation,
+            },
+            Outcome {
+                method: objective.clone(),
+                settings: format!("K={}", pipeline.config.preference.negatives),
+                run: Some(run),
+                evaluation,
+            },
+        ];
+        for o in &outcomes {
+            eprintln!(
+                "  {:<24} HR@1 {:.3}",
+                o.method,
+                mean(&o.evaluation.values("HR@1").unwrap_or_default())
+            );
+        }
+        report(&pipeline, &outcomes, &self.out, start)?;
+        eprintln!("wrote {}", self.out.display());
+        Ok(())
+    }
+}
+
+impl EvalArgs {
+    pub fn run(&self) -> Result<()> {
+        let start = Instant::now();
+        let pipeline = self.pipeline.pipeline()?;
+        let model = load_model(&self.checkpoint, &pipeline)?;
+        let evaluation = pipeline.evaluate_test(&model)?;
+        let name = self
+            .checkpoint
+            .file_stem()
+            .map_or("model".into(), |s| s.to_string_lossy().into_owned());
+        eprintln!(
+            "{name}: HR@1 {:.3}",
+            mean(&evaluation.values("HR@1").unwrap_or_default())
+        );
+        let outcomes = [Outcome {
+            method: name,
+            settings: String::new(),
+            run: None,
+            evaluation,
+        }];
+        report(&pipeline, &outcomes, &self.out, start)
+    }
+}
+
+impl ScoreArgs {
+    pub fn run(&self) -> Result<()> {
+        let pipeline = self.pipeline.pipeline()?;
+        let (examples, records) = match self.split.as_str() {
+            "train" => (&pipeline.train, &pipeline.dataset.train),
+            "valid" => (&pipeline.valid, &pipeline.dataset.valid),
+            "test" => (&pipeline.test, &pipeline.dataset.test),
+            other => {
+                return Err(ExperimentError::Invalid(format!(
+                    "--split {other}: expected train, valid or test"
+                )));
+            }
+        };
+        let model = load_model(&self.checkpoint, &pipeline)?.valid();
+        let scores = candidate_scores(
+            &model,
+            examples,
+            pipeline.config.eval.batch_size,
+            pipeline.tokenizer.special().pad,
+        )?;
+        let file = std::fs::File::create(&self.output)
+            .map_err(|e| ExperimentError::io(&self.output, e))?;
+        let mut out = std::io::BufWriter::new(file);
+        let io = |e| ExperimentError::io(&self.output, e);
+        writeln!(out, "example,user_id,item,is_target,logp").map_err(io)?;
+        for (index, (record, row)) in records.iter().zip(&scores).enumerate() {
+            let user = record.user_id.map_or(String::new(), |u| u.to_string());
+            for (&item, logp) in record.candidate_items.iter().flatten().zip(row) {
+                let target = u8::from(Some(item) == record.chosen_item);
+                writeln!(out, "{index},{user},{item},{target},{logp}").map_err(io)?;
+            }
+        }
+        out.flush().map_err(io)?;
+        eprintln!("wrote {} ({} prompts)", self.output.display(), scores.len());
+        Ok(())
+    }
+}

@@ -1,0 +1,236 @@
+//! The experiment binaries end to end on a tiny config: `reproduce` writes every output file
+//! with every table row, `prefopt train|eval|score` round-trips a saved model, and bad input is
+//! an error message, not a panic.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("prefopt-experiments-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn run(binary: &str, args: &[&str]) -> Output {
+    Command::new(binary)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn reproduce_writes_the_report_of_every_table() {
+    let out = scratch("reproduce");
+    let output = run(
+        env!("CARGO_BIN_EXE_reproduce"),
+        &[
+            "--config",
+            "tests/tiny.toml",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    ok(&output);
+    let report = read(&out.join("results.md"));
+    for expected in [
+        "| SFT |",
+        "| DPO | K=1, β=1 |",
+        "| S-DPO | K=3, β=1 |",
+        "| DMPO | K=3, β=1 |",
+        "| DMPO (official pairwise) |",
+        "| DynamicPO |",
+        "| LiPO-λ |",
+        "| S-DPO | K=3, β=0.5 |",
+        "| Popularity |",
+        "| Item-kNN |",
+        "| RosePO self-hard |",
+        "| RosePO semantic |",
+        "| RosePO popularity |",
+        "| RosePO all three |",
+        "| cDPO (constant ε) |",
+        "| RosePO (oracle ε) |",
+        "git revision",
+        "seed | 3",
+        "paper's claim",
+    ] {
+        assert!(
+            report.contains(expected),
+            "`{expected}` missing from results.md:\n{report}"
+        );
+    }
+    // Every plot the report links exists and is an SVG.
+    for line in report.lines().filter(|l| l.starts_with("![")) {
+        let file = &line[line.find("](").unwrap() + 2..line.len() - 1];
+        assert!(read(&out.join(file)).starts_with("<svg"), "{file}");
+    }
+    // CSV: numbers in range, one HR@1 line per row of every table.
+    let csv = read(&out.join("results.csv"));
+    let hr_lines: Vec<&str> = csv.lines().filter(|l| l.contains(",HR@1,")).collect();
+    assert!(hr_lines.len() >= 17, "{csv}");
+    for line in &hr_lines {
+        let mean: f64 = line.rsplit(',').nth(3).unwrap().parse().unwrap();
+        assert!((0.0..=1.0).contains(&mean), "{line}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&read(&out.join("results.json"))).unwrap();
+    assert_eq!(json["meta"]["seed"], 3);
+    assert_eq!(json["sections"].as_array().unwrap().len(), 2);
+    // The written config repeats the run.
+    let config = read(&out.join("config.toml"));
+    assert!(config.contains("max_train = 160"), "{config}");
+    // One JSONL log per training run: SFT and 15 preference runs.
+    assert_eq!(out.join("logs").read_dir().unwrap().count(), 16);
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn prefopt_train_eval_and_score_round_trip_a_model() {
+    let out = scratch("pipeline");
+    let config = out.with_extension("toml");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(
+        &config,
+        read(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tiny.toml")))
+            .replace("../datasets", concat!(env!("CARGO_MANIFEST_DIR"), "/../datasets"))
+            + "\n[preference]\nobjective = { loss = \"dmpo\", beta = 1.0 }\nnegatives = 2\nrejected = [\"popularity\"]\n",
+    )
+    .unwrap();
+    let prefopt = env!("CARGO_BIN_EXE_prefopt");
+    let config = config.to_str().unwrap();
+    let train_dir = out.join("train");
+    ok(&run(
+        prefopt,
+        &[
+            "train",
+            "--config",
+            config,
+            "--out",
+            train_dir.to_str().unwrap(),
+        ],
+    ));
+    let report = read(&train_dir.join("results.md"));
+    assert!(report.contains("| dmpo | K=2 |"), "{report}");
+    let policy = train_dir.join("policy.safetensors");
+    let eval_dir = out.join("eval");
+    ok(&run(
+        prefopt,
+        &[
+            "eval",
+            "--config",
+            config,
+            "--checkpoint",
+            policy.to_str().unwrap(),
+            "--out",
+            eval_dir.to_str().unwrap(),
+        ],
+    ));
+    // The saved policy evaluates to the numbers `train` reported for it.
+    let row = |text: &str, method: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("| {method} |")))
+            .map(|l| l.split('|').nth(3).unwrap().trim().to_string())
+            .unwrap()
+    };
+    assert_eq!(
+        row(&read(&eval_dir.join("results.md")), "policy"),
+        row(&report, "dmpo")
+    );
+    let scores = out.join("scores.csv");
+    ok(&run(
+        prefopt,
+        &[
+            "score",
+            "--config",
+            config,
+            "--checkpoint",
+            policy.to_str().unwrap(),
+            "--output",
+            scores.to_str().unwrap(),
+        ],
+    ));
+    let text = read(&scores);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "example,user_id,item,is_target,logp");
+    assert_eq!(lines.len(), 1 + 40 * 20, "40 test prompts × 20 candidates");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.split(',').nth(3) == Some("1"))
+            .count(),
+        40
+    );
+    // Errors: a message and a non-zero exit, never a panic.
+    let bad = run(
+        prefopt,
+        &[
+            "eval",
+            "--config",
+            config,
+            "--checkpoint",
+            "/nonexistent.safetensors",
+            "--out",
+            "/tmp/x",
+        ],
+    );
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.starts_with("error:") && stderr.contains("nonexistent"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    std::fs::write(out.join("bad.toml"), "[preference]\nnegatvies = 3\n").unwrap();
+    let bad = run(
+        prefopt,
+        &[
+            "train",
+            "--config",
+            out.join("bad.toml").to_str().unwrap(),
+            "--out",
+            "/tmp/x",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && stderr.contains("negatvies"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+    let _ = std::fs::remove_file(out.with_extension("toml"));
+}
+
+#[test]
+fn every_binary_has_help() {
+    for binary in [
+        env!("CARGO_BIN_EXE_reproduce"),
+        env!("CARGO_BIN_EXE_sdpo"),
+        env!("CARGO_BIN_EXE_rosepo"),
+    ] {
+        let output = run(binary, &["--help"]);
+        ok(&output);
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            text.contains("--config") && text.contains("--out") && text.contains("--device"),
+            "{text}"
+        );
+    }
+    for command in ["train", "eval", "score"] {
+        let output = run(env!("CARGO_BIN_EXE_prefopt"), &[command, "--help"]);
+        ok(&output);
+        assert!(String::from_utf8_lossy(&output.stdout).contains("--config"));
+    }
+}
