@@ -165,7 +165,7 @@ fn report(pipeline: &RecPipeline, outcomes: &[Outcome], out: &Path, start: Insta
     };
     let config = &pipeline.config;
     let plots = if outcomes.iter().any(|o| o.run.is_some()) {
-        crate::tables::sdpo::curves(out, outcomes, "train")?
+        crate::tables::curves(out, outcomes, "train")?
     } else {
         Vec::new()
     };

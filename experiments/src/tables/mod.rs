@@ -11,7 +11,8 @@ use prefopt_eval::stats::{mean_ci, paired_test};
 
 use crate::error::{ExperimentError, Result};
 use crate::rec::{Evaluation, RecPipeline, Run, SftStage};
-use crate::report::{Claim, Row, Verdict};
+use crate::report::plots::{Series, line_plot};
+use crate::report::{Claim, Plot, Row, Verdict};
 
 /// What every table shares: the pipeline, the SFT model and its test evaluation, the output
 /// folder.
@@ -317,4 +318,84 @@ pub fn smooth(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
             )
         })
         .collect()
+}
+
+/// Training-loss and validation curves of the runs of a table.
+pub fn curves(out: &std::path::Path, outcomes: &[Outcome], prefix: &str) -> Result<Vec<Plot>> {
+    let mut loss_series = Vec::new();
+    let mut valid_series = Vec::new();
+    let mut chosen_series = Vec::new();
+    for o in outcomes {
+        let Some(run) = &o.run else { continue };
+        let name = describe(o);
+        if o.method != "SFT" {
+            let points: Vec<(f64, f64)> = run
+                .losses
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| ((i + 1) as f64, l))
+                .collect();
+            loss_series.push(Series {
+                name: name.clone(),
+                points: smooth(&points, 10),
+            });
+            if let Some(log) = &run.log {
+                let chosen = log_series(log, "rewards/chosen")?;
+                if !chosen.is_empty() && (o.method == "DPO" || o.method == "S-DPO") {
+                    chosen_series.push(Series {
+                        name: name.clone(),
+                        points: smooth(&chosen, 10),
+                    });
+                }
+            }
+        }
+        valid_series.push(Series {
+            name,
+            points: run
+                .evaluations
+                .iter()
+                .map(|&(s, v)| (s as f64, v))
+                .collect(),
+        });
+    }
+    let mut plots = Vec::new();
+    let file = format!("{prefix}_loss.svg");
+    line_plot(
+        &out.join(&file),
+        "Training loss (moving average of 10 updates)",
+        "update",
+        "loss",
+        &loss_series,
+    )?;
+    plots.push(Plot {
+        file,
+        caption: "training loss of the preference runs".into(),
+    });
+    let file = format!("{prefix}_valid.svg");
+    line_plot(
+        &out.join(&file),
+        "Validation HitRatio@1 during training",
+        "update",
+        "HR@1",
+        &valid_series,
+    )?;
+    plots.push(Plot {
+        file,
+        caption: "validation HitRatio@1 during training".into(),
+    });
+    if !chosen_series.is_empty() {
+        let file = format!("{prefix}_chosen.svg");
+        line_plot(
+            &out.join(&file),
+            "Chosen reward β·(log π − log π_ref) on training batches",
+            "update",
+            "chosen reward",
+            &chosen_series,
+        )?;
+        plots.push(Plot {
+            file,
+            caption: "chosen rewards of DPO and S-DPO (likelihood decline)".into(),
+        });
+    }
+    Ok(plots)
 }

@@ -9,9 +9,9 @@ use crate::config::{PreferenceConfig, RejectedStrategy, Smoothing};
 use crate::error::Result;
 use crate::report::plots::{Bar, bar_plot};
 use crate::report::{Plot, Section, Table};
-use crate::tables::sdpo::curves;
 use crate::tables::{
-    Job, Outcome, TableContext, claim_from_values, claim_greater, describe, row, top_popularity,
+    Job, Outcome, TableContext, claim_from_values, claim_greater, curves, describe, row,
+    top_popularity,
 };
 
 const COLUMNS: [&str; 11] = [
