@@ -213,3 +213,145 @@ pub fn oracle_list_labels(rows: &[PreferenceRecord], oracle: &ItemKnn) -> Vec<Ve
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use prefopt_data::convert::ItemTable;
+
+    use super::*;
+
+    fn dataset() -> RecDataset {
+        RecDataset {
+            dir: "memory".into(),
+            train: vec![],
+            valid: vec![],
+            test: vec![],
+            items: ItemTable {
+                titles: (0..8).map(|i| format!("item {i}")).collect(),
+                popularity: vec![1, 1, 1, 1, 1, 1, 1000, 1],
+            },
+        }
+    }
+
+    fn record() -> PreferenceRecord {
+        PreferenceRecord {
+            prompt: "p".into(),
+            chosen: "item 1".into(),
+            rejected: vec!["item 2".into()],
+            user_id: Some(0),
+            chosen_item: Some(1),
+            rejected_items: Some(vec![2]),
+            history_items: Some(vec![0]),
+            candidate_items: Some(vec![1, 2, 3, 6, 7]),
+            weight: None,
+            smoothing: None,
+            ref_chosen_logp: Some(-1.0),
+            ref_rejected_logps: Some(vec![-2.0]),
+        }
+    }
+
+    #[test]
+    fn strategies_pick_the_items_they_promise() {
+        let data = dataset();
+        let scores = vec![vec![0.0, -5.0, -1.0, -9.0, -0.5]];
+        let context = PairContext {
+            dataset: &data,
+            sft_scores: Some(&scores),
+            seed: 1,
+        };
+        let records = vec![record()];
+        // Self-hard: the best-scored wrong candidates, in score order.
+        let rows = build_rows(&records, &[RejectedStrategy::SelfHard], 2, &context).unwrap();
+        assert_eq!(rows[0].rejected_items, Some(vec![7, 3]));
+        assert_eq!(rows[0].rejected, vec!["item 7", "item 3"]);
+        assert_eq!(
+            rows[0].ref_chosen_logp, None,
+            "a new pair has no cached reference"
+        );
+        // Random and popularity stay inside the candidates, never the target.
+        for strategy in [RejectedStrategy::Random, RejectedStrategy::Popularity] {
+            let rows = build_rows(&records, &[strategy], 3, &context).unwrap();
+            let items = rows[0].rejected_items.clone().unwrap();
+            assert_eq!(items.len(), 3);
+            assert!(items.iter().all(|i| [2, 3, 6, 7].contains(i)), "{items:?}");
+        }
+        // Popularity: the item 1000× more popular is drawn nearly always.
+        let hits = (0..50)
+            .filter(|&seed| {
+                let context = PairContext { seed, ..context };
+                build_rows(&records, &[RejectedStrategy::Popularity], 1, &context).unwrap()[0]
+                    .rejected_items
+                    == Some(vec![6])
+            })
+            .count();
+        assert!(hits >= 45, "{hits}/50");
+        // Semantic: any catalog item but the target and the history.
+        let rows = build_rows(&records, &[RejectedStrategy::Semantic], 2, &context).unwrap();
+        assert!(
+            rows[0]
+                .rejected_items
+                .as_ref()
+                .unwrap()
+                .iter()
+                .all(|&i| i != 1 && i != 0)
+        );
+        // One row per strategy; the dataset's own negatives; too few is an error.
+        let rows = build_rows(
+            &records,
+            &[RejectedStrategy::InCandidate, RejectedStrategy::Random],
+            1,
+            &context,
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].rejected_items, Some(vec![2]));
+        assert!(build_rows(&records, &[RejectedStrategy::InCandidate], 2, &context).is_err());
+        let no_scores = PairContext {
+            sft_scores: None,
+            ..context
+        };
+        assert!(build_rows(&records, &[RejectedStrategy::SelfHard], 1, &no_scores).is_err());
+    }
+
+    #[test]
+    fn noise_smoothing_and_labels() {
+        let mut rows = vec![record(); 400];
+        let swapped = inject_label_noise(&mut rows, 0.25, 3);
+        assert!((70..=130).contains(&swapped), "{swapped}");
+        let flipped = rows.iter().filter(|r| r.chosen_item == Some(2)).count();
+        assert_eq!(flipped, swapped);
+        assert!(
+            rows.iter()
+                .filter(|r| r.chosen_item == Some(2))
+                .all(|r| r.chosen == "item 2" && r.rejected == ["item 1"])
+        );
+        // The oracle knows 0 → 1: swapped pairs get the larger ε.
+        let mut train = record();
+        train.history_items = Some(vec![0]);
+        let oracle = ItemKnn::fit(&[train], 8);
+        apply_smoothing(
+            &mut rows,
+            Smoothing::Oracle {
+                temperature: 1.0,
+                max: 0.49,
+            },
+            &oracle,
+        );
+        let eps = |r: &PreferenceRecord| r.smoothing.unwrap();
+        let clean = rows.iter().find(|r| r.chosen_item == Some(1)).unwrap();
+        let noisy = rows.iter().find(|r| r.chosen_item == Some(2)).unwrap();
+        // Differences of ±1 on the scale of their sd (about 0.87): σ(∓1.15), capped at 0.49.
+        assert_eq!(eps(noisy), 0.49);
+        assert!(eps(clean) > 0.2 && eps(clean) < 0.3, "{}", eps(clean));
+        apply_smoothing(&mut rows, Smoothing::Constant(0.1), &oracle);
+        assert!(rows.iter().all(|r| r.smoothing == Some(0.1)));
+        // LiPO labels: chosen K, rejected by the oracle's order.
+        let mut listed = record();
+        listed.rejected_items = Some(vec![3, 1, 2]);
+        listed.chosen_item = Some(5);
+        assert_eq!(
+            oracle_list_labels(&[listed], &oracle),
+            vec![vec![3.0, 1.0, 2.0, 0.0]]
+        );
+    }
+}
