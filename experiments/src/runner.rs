@@ -162,3 +162,18 @@ pub fn command_line() -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// The `main` of a table binary: parse `TableArgs`, run, print an error without a backtrace
+/// and exit non-zero on failure.
+pub fn table_main(args: &TableArgs, which: &[TableId], title: &str) -> std::process::ExitCode {
+    match args
+        .config()
+        .and_then(|config| run_tables(config, &args.out, which, title, &command_line()))
+    {
+        Ok(_) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

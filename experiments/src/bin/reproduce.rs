@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use prefopt_experiments::runner::{TableArgs, TableId, command_line, run_tables};
+use prefopt_experiments::runner::{TableArgs, TableId, table_main};
 
 /// Reproduces the S-DPO/DMPO/DynamicPO table and the RosePO ablations in one report.
 #[derive(Parser, Debug)]
@@ -17,20 +17,9 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = cli.args.config().and_then(|config| {
-        run_tables(
-            config,
-            &cli.args.out,
-            &[TableId::Sdpo, TableId::Rosepo],
-            "prefopt: reproduction of the recommendation tables",
-            &command_line(),
-        )
-    });
-    match result {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    table_main(
+        &cli.args,
+        &[TableId::Sdpo, TableId::Rosepo],
+        "prefopt: reproduction of the recommendation tables",
+    )
 }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use prefopt_experiments::runner::{TableArgs, TableId, command_line, run_tables};
+use prefopt_experiments::runner::{TableArgs, TableId, table_main};
 
 /// Reproduces the S-DPO table (methods/rec.md §2–4) and writes a report to --out.
 #[derive(Parser, Debug)]
@@ -16,20 +16,5 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = cli.args.config().and_then(|config| {
-        run_tables(
-            config,
-            &cli.args.out,
-            &[TableId::Sdpo],
-            "S-DPO table",
-            &command_line(),
-        )
-    });
-    match result {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    table_main(&cli.args, &[TableId::Sdpo], "S-DPO table")
 }

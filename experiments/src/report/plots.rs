@@ -98,6 +98,34 @@ pub struct Bar {
     pub high: f64,
 }
 
+impl Bar {
+    /// A bar for a mean with its interval.
+    pub fn of(label: impl Into<String>, m: &prefopt_eval::stats::MeanCi) -> Self {
+        Self {
+            label: label.into(),
+            mean: m.mean,
+            low: m.low,
+            high: m.high,
+        }
+    }
+}
+
+/// Draws `bars` into `dir/file` and returns the report's link to it.
+pub fn bar_chart(
+    dir: &Path,
+    file: &str,
+    title: &str,
+    y_label: &str,
+    bars: &[Bar],
+    caption: &str,
+) -> Result<crate::report::Plot> {
+    bar_plot(&dir.join(file), title, y_label, bars)?;
+    Ok(crate::report::Plot {
+        file: file.into(),
+        caption: caption.into(),
+    })
+}
+
 pub fn bar_plot(path: &Path, title: &str, y_label: &str, bars: &[Bar]) -> Result<()> {
     let err = |e: &dyn std::fmt::Display| plot_error(path, e);
     let (_, y1) = bounds(bars.iter().flat_map(|b| [b.mean, b.high]));

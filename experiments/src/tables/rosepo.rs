@@ -7,8 +7,8 @@ use prefopt_objectives::ObjectiveConfig;
 
 use crate::config::{PreferenceConfig, RejectedStrategy, Smoothing};
 use crate::error::Result;
-use crate::report::plots::{Bar, bar_plot};
-use crate::report::{Plot, Section, Table};
+use crate::report::plots::{Bar, bar_chart};
+use crate::report::{Section, Table};
 use crate::tables::{
     Job, Outcome, TableContext, claim_from_values, claim_greater, curves, describe, row,
     top_popularity,
@@ -205,56 +205,35 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
         false,
     )?);
 
-    let mut plots = Vec::new();
-    let bars: Vec<Bar> = table
+    let hr_bars: Vec<Bar> = table
         .rows
         .iter()
         .chain(&smoothing_table.rows)
-        .map(|r| {
-            let m = &r.metrics["HR@1"];
-            Bar {
-                label: r.method.clone(),
-                mean: m.mean,
-                low: m.low,
-                high: m.high,
-            }
-        })
+        .map(|r| Bar::of(r.method.clone(), &r.metrics["HR@1"]))
         .collect();
-    let file = "rosepo_hr1.svg";
-    bar_plot(
-        &context.out.join(file),
-        "HitRatio@1 (95% CI)",
-        "HR@1",
-        &bars,
-    )?;
-    plots.push(Plot {
-        file: file.into(),
-        caption: "HitRatio@1 of the RosePO ablations".into(),
-    });
-    let bars: Vec<Bar> = table
+    let popularity_bars: Vec<Bar> = table
         .rows
         .iter()
-        .map(|r| {
-            let m = &r.metrics["top-1 pop"];
-            Bar {
-                label: r.method.clone(),
-                mean: m.mean,
-                low: m.low,
-                high: m.high,
-            }
-        })
+        .map(|r| Bar::of(r.method.clone(), &r.metrics["top-1 pop"]))
         .collect();
-    let file = "rosepo_popularity.svg";
-    bar_plot(
-        &context.out.join(file),
-        "Popularity of the top-1 recommendation (95% CI)",
-        "training count",
-        &bars,
-    )?;
-    plots.push(Plot {
-        file: file.into(),
-        caption: "mean training popularity of the top-ranked candidate".into(),
-    });
+    let mut plots = vec![
+        bar_chart(
+            context.out,
+            "rosepo_hr1.svg",
+            "HitRatio@1 (95% CI)",
+            "HR@1",
+            &hr_bars,
+            "HitRatio@1 of the RosePO ablations",
+        )?,
+        bar_chart(
+            context.out,
+            "rosepo_popularity.svg",
+            "Popularity of the top-1 recommendation (95% CI)",
+            "training count",
+            &popularity_bars,
+            "mean training popularity of the top-ranked candidate",
+        )?,
+    ];
     let mut all: Vec<Outcome> = outcomes;
     all.extend(noisy);
     plots.extend(curves(context.out, &all, "rosepo")?);

@@ -7,7 +7,7 @@ use prefopt_objectives::ObjectiveConfig;
 use crate::config::{PreferenceConfig, RejectedStrategy};
 use crate::error::Result;
 use crate::rec::Evaluation;
-use crate::report::plots::{Bar, Series, bar_plot, line_plot};
+use crate::report::plots::{Bar, Series, bar_chart, line_plot};
 use crate::report::{Claim, Plot, Section, Table, Verdict};
 use crate::tables::{
     Job, Outcome, TableContext, claim_greater, curves, describe, late_metric, mean, row,
@@ -274,35 +274,22 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
         )?);
     }
 
-    let mut plots = Vec::new();
     let bars: Vec<Bar> = table
         .rows
         .iter()
         .map(|r| {
-            let m = &r.metrics["HR@1"];
-            Bar {
-                label: format!(
-                    "{} {}",
-                    r.method,
-                    r.settings.split(',').next().unwrap_or("")
-                ),
-                mean: m.mean,
-                low: m.low,
-                high: m.high,
-            }
+            let k = r.settings.split(',').next().unwrap_or("");
+            Bar::of(format!("{} {k}", r.method), &r.metrics["HR@1"])
         })
         .collect();
-    let file = "sdpo_hr1.svg";
-    bar_plot(
-        &context.out.join(file),
+    let mut plots = vec![bar_chart(
+        context.out,
+        "sdpo_hr1.svg",
         "HitRatio@1 (candidate ranking, 95% CI)",
         "HR@1",
         &bars,
-    )?;
-    plots.push(Plot {
-        file: file.into(),
-        caption: "HitRatio@1 of every method with its 95% interval".into(),
-    });
+        "HitRatio@1 of every method with its 95% interval",
+    )?];
     let k_points: Vec<(f64, f64)> = by_k
         .iter()
         .map(|&(k, i)| {
