@@ -345,6 +345,16 @@ impl ExperimentConfig {
         Ok(())
     }
 
+    /// Applies the command line's `--device` and `--seed` (checked later, with the rest).
+    pub fn override_run(&mut self, device: Option<&str>, seed: Option<u64>) {
+        if let Some(device) = device {
+            self.device = device.to_string();
+        }
+        if let Some(seed) = seed {
+            self.seed = seed;
+        }
+    }
+
     pub fn device_choice(&self) -> Result<DeviceChoice> {
         self.device
             .parse::<DeviceChoice>()

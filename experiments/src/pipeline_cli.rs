@@ -43,12 +43,7 @@ pub struct PipelineArgs {
 impl PipelineArgs {
     fn pipeline(&self) -> Result<RecPipeline> {
         let mut config = ExperimentConfig::from_file(&self.config)?;
-        if let Some(device) = &self.device {
-            config.device = device.clone();
-        }
-        if let Some(seed) = self.seed {
-            config.seed = seed;
-        }
+        config.override_run(self.device.as_deref(), self.seed);
         RecPipeline::new(config)
     }
 }

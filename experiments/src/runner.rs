@@ -38,12 +38,7 @@ impl TableArgs {
             Some(path) => ExperimentConfig::from_file(path)?,
             None => ExperimentConfig::default(),
         };
-        if let Some(device) = &self.device {
-            config.device = device.clone();
-        }
-        if let Some(seed) = self.seed {
-            config.seed = seed;
-        }
+        config.override_run(self.device.as_deref(), self.seed);
         if let Some(data) = &self.data {
             config.data.dir = data.clone();
         }

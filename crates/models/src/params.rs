@@ -208,3 +208,22 @@ pub fn map_params<M: Module>(
         None => Ok(module),
     }
 }
+
+/// Gives every float parameter a fresh autodiff graph node (same values, ids and require-grad
+/// setting), so this module shares no graph node with the module it was cloned from.
+///
+/// Why: a clone shares its parameters' autodiff nodes with the original. burn-autodiff merges
+/// graphs that share a node, and its graph locator takes the global lock and a graph's lock in
+/// opposite orders in `register` and `backward`; two threads training clones of one model (for
+/// example several preference runs from one SFT model) can therefore deadlock. Training on
+/// fresh nodes keeps each run's graph its own.
+pub fn with_fresh_graph_nodes<M: Module>(module: M) -> M {
+    struct Fresh;
+    impl ModuleMapper for Fresh {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            // `detach` keeps the values and the require-grad flag on a new, parentless node.
+            param.map(|tensor| tensor.detach())
+        }
+    }
+    module.map(&mut Fresh)
+}

@@ -321,3 +321,57 @@ fn listwise_labels_reach_the_objective() {
         "one label per response"
     );
 }
+
+/// Several preference runs from one SFT model train at once in `experiments`. Clones share
+/// their parameters' autodiff nodes, which let burn-autodiff's graph locks deadlock before the
+/// trainer gave each run fresh nodes; each thread's result must also equal the same run alone.
+#[test]
+fn clones_of_one_model_train_in_parallel_as_they_do_alone() {
+    const RUNS: u64 = 4;
+    const ROUNDS: usize = 6;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    // The work runs on its own thread so that a deadlock fails the test instead of hanging it.
+    std::thread::spawn(move || {
+        let fixture = Fixture::new();
+        let description = serde_json::to_string(&fixture.config).unwrap();
+        let task = fixture.sft();
+        let base = fixture.model();
+        let run = |seed: u64| {
+            let trainer = TrainConfig {
+                epochs: 1,
+                batch_size: 8,
+                lr: 2e-3,
+                seed,
+                ..TrainConfig::default()
+            };
+            let outcome = train(base.clone(), &task, &trainer, &description, None).unwrap();
+            named_values(&outcome.model)
+        };
+        // The deadlock needed an unlucky interleaving: several rounds make it near certain.
+        let rounds: Vec<Vec<_>> = (0..ROUNDS)
+            .map(|_| {
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = (0..RUNS)
+                        .map(|seed| scope.spawn(move || run(seed)))
+                        .collect();
+                    handles.into_iter().map(|h| h.join().unwrap()).collect()
+                })
+            })
+            .collect();
+        let alone: Vec<_> = (0..RUNS).map(run).collect();
+        sender.send((rounds, alone)).unwrap();
+    });
+    let (rounds, alone) = receiver
+        .recv_timeout(std::time::Duration::from_secs(600))
+        .expect("parallel training finished (a deadlock would never finish)");
+    assert_ne!(alone[0], alone[1], "different seeds give different models");
+    for parallel in &rounds {
+        assert_eq!(parallel.len(), RUNS as usize);
+        for (seed, (together, single)) in parallel.iter().zip(&alone).enumerate() {
+            assert_eq!(
+                together, single,
+                "run {seed} in parallel differs from alone"
+            );
+        }
+    }
+}

@@ -77,6 +77,7 @@ impl RecDataset {
                     .iter()
                     .flatten()
                     .chain(record.history_items.iter().flatten())
+                    .chain(record.rejected_items.iter().flatten())
                     .chain(record.chosen_item.iter());
                 if let Some(bad) = ids.into_iter().find(|&&i| i < 0 || i >= catalog) {
                     return Err(ExperimentError::Invalid(format!(

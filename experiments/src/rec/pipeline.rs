@@ -251,10 +251,15 @@ impl RecPipeline {
             ScoringMode::SharedPrefix,
             pad,
         )?;
-        let labels = oracle_list_labels(&rows, &self.oracle);
+        // Graded labels only for the listwise objective that reads them.
+        let labels = preference
+            .objective
+            .name()
+            .starts_with("lipo")
+            .then(|| oracle_list_labels(&rows, &self.oracle));
         let mut task = PreferenceTask::new(&examples, objective.as_ref(), Some(&reference), pad);
-        if preference.objective.name().starts_with("lipo") {
-            task = task.with_list_labels(&labels);
+        if let Some(labels) = &labels {
+            task = task.with_list_labels(labels);
         }
         let mut config = self.with_epoch_evaluation(&preference.train, examples.len());
         config.seed ^= self.config.seed;

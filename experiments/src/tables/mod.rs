@@ -26,6 +26,7 @@ pub struct TableContext<'a> {
 }
 
 /// A method's evaluated run (no run for score-only baselines).
+#[derive(Clone, Debug)]
 pub struct Outcome {
     pub method: String,
     pub settings: String,

@@ -152,7 +152,7 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
     let sweep: Vec<(f64, Outcome)> = sweep_settings
         .iter()
         .filter_map(|(b, settings)| {
-            find_in(&finished, "S-DPO", settings).map(|i| (*b, clone_outcome(&finished[i])))
+            find_in(&finished, "S-DPO", settings).map(|i| (*b, finished[i].clone()))
         })
         .collect();
     outcomes.extend(
@@ -370,15 +370,6 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
         claims,
         plots,
     })
-}
-
-fn clone_outcome(o: &Outcome) -> Outcome {
-    Outcome {
-        method: o.method.clone(),
-        settings: o.settings.clone(),
-        run: o.run.clone(),
-        evaluation: o.evaluation.clone(),
-    }
 }
 
 /// "ValidRatio stays near SFT's": the difference's 95% interval within ±0.05.

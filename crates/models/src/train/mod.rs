@@ -27,7 +27,7 @@ pub use sft::SftTask;
 use crate::checkpoint::{self, TrainerState};
 use crate::error::{ModelError, Result};
 use crate::optim::{AdamW, AdamWConfig, Schedule, clip_global_norm};
-use crate::params::gradients_by_path;
+use crate::params::{gradients_by_path, with_fresh_graph_nodes};
 
 /// Trainer settings (TOML/JSON via serde; every field has a default).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -186,6 +186,8 @@ pub fn train<M: Module + 'static>(
     mut evaluate: Option<&mut Evaluator<'_, M>>,
 ) -> Result<TrainOutcome<M>> {
     config.check()?;
+    // Callers may train several clones of one model at once, one per thread.
+    let model = with_fresh_graph_nodes(model);
     let examples = task.len();
     if task.is_empty() {
         return Err(ModelError::InvalidConfig(
