@@ -1,0 +1,6 @@
+//! P-RLHF (arXiv 2402.05133): implicit user models whose embeddings become soft prompt tokens
+//! of the policy (`methods/personal.md` §2a).
+
+mod user_model;
+
+pub use user_model::{UserInit, UserModel, UserModelConfig, UserModelKind};
