@@ -5,6 +5,8 @@
 //! a point of the simplex, and prefers the chosen response with probability
 //! `σ(x · V · π_u / 100)` (the reference's fixed 1/100 scale).
 
+mod fit;
 mod objective;
 
+pub use fit::{FewShotFit, JointFit, LoreModel, fit_new_user};
 pub use objective::{LoreLoss, LoreObjective, Reduction, Regularizer, UserComparisons, margins};
