@@ -329,6 +329,26 @@ mod tests {
         ]
     }
 
+    /// Compares `analytic` with central differences of `f` around `point`.
+    fn check_gradient(
+        name: &str,
+        point: &Array2<f64>,
+        analytic: &Array2<f64>,
+        f: impl Fn(&Array2<f64>) -> f64,
+    ) {
+        let h = 1e-6;
+        for ((i, j), &expected) in analytic.indexed_iter() {
+            let (mut plus, mut minus) = (point.clone(), point.clone());
+            plus[(i, j)] += h;
+            minus[(i, j)] -= h;
+            let numeric = (f(&plus) - f(&minus)) / (2.0 * h);
+            assert!(
+                (numeric - expected).abs() < 1e-6,
+                "{name}[{i},{j}]: {numeric} vs {expected}"
+            );
+        }
+    }
+
     /// Central finite differences agree with the analytic gradients of every variant.
     #[test]
     fn gradients_match_finite_differences() {
@@ -342,32 +362,14 @@ mod tests {
         .unwrap();
         let v = random(features, rank, 1.0, &mut rng);
         let w = random(3, rank, 1.0, &mut rng);
-        let h = 1e-6;
         for objective in objectives(features, &mut rng) {
             let loss = objective.evaluate(&data, v.view(), w.view()).unwrap();
             let at = |v: &Array2<f64>, w: &Array2<f64>| {
                 objective.evaluate(&data, v.view(), w.view()).unwrap().loss
             };
-            for ((i, j), &analytic) in loss.grad_v.indexed_iter() {
-                let (mut plus, mut minus) = (v.clone(), v.clone());
-                plus[(i, j)] += h;
-                minus[(i, j)] -= h;
-                let numeric = (at(&plus, &w) - at(&minus, &w)) / (2.0 * h);
-                assert!(
-                    (numeric - analytic).abs() < 1e-6,
-                    "{objective:?} V[{i},{j}]: {numeric} vs {analytic}"
-                );
-            }
-            for ((i, j), &analytic) in loss.grad_w.indexed_iter() {
-                let (mut plus, mut minus) = (w.clone(), w.clone());
-                plus[(i, j)] += h;
-                minus[(i, j)] -= h;
-                let numeric = (at(&v, &plus) - at(&v, &minus)) / (2.0 * h);
-                assert!(
-                    (numeric - analytic).abs() < 1e-6,
-                    "{objective:?} W[{i},{j}]: {numeric} vs {analytic}"
-                );
-            }
+            let name = format!("{objective:?}");
+            check_gradient(&format!("{name} V"), &v, &loss.grad_v, |v| at(v, &w));
+            check_gradient(&format!("{name} W"), &w, &loss.grad_w, |w| at(&v, w));
         }
     }
 
