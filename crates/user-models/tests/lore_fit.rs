@@ -3,7 +3,7 @@
 //! (rank 1), and new users fitted from a few shots with the basis frozen approach it.
 
 use ndarray::{Array1, Array2};
-use prefopt_user_models::lore::{JointFit, UserComparisons, fit_new_user};
+use prefopt_user_models::lore::{JointFit, UserComparisons, fit_new_user, principal_angles};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand_distr::multi::Dirichlet;
@@ -81,6 +81,11 @@ fn low_rank_fit_beats_one_shared_reward_and_new_users_adapt_from_shots() {
         low_rank > shared + 0.05,
         "rank 3 {low_rank} vs shared BT {shared}"
     );
+    let angles = principal_angles(model.basis.view(), planted.basis.view()).unwrap();
+    assert!(
+        angles.iter().all(|&t| t < 0.2),
+        "the learned basis spans the true one: {angles:?}"
+    );
 
     // New users: the basis stays frozen; only their simplex weights are fitted.
     let unseen: Vec<Array1<f64>> = (0..12).map(|_| planted.user()).collect();
@@ -104,7 +109,8 @@ fn low_rank_fit_beats_one_shared_reward_and_new_users_adapt_from_shots() {
     let few = unseen_accuracy(2, &mut planted);
     let many = unseen_accuracy(40, &mut planted);
     eprintln!(
-        "seen users: shared BT {shared:.3}, rank 3 {low_rank:.3}; unseen users: 2 shots {few:.3}, 40 shots {many:.3}"
+        "seen users: shared BT {shared:.3}, rank 3 {low_rank:.3}; unseen users: 2 shots {few:.3}, \
+         40 shots {many:.3}; principal angles to the true basis {angles:.3?} rad"
     );
     assert!(many > 0.85, "unseen users with 40 shots: {many}");
     assert!(

@@ -7,6 +7,8 @@
 
 mod fit;
 mod objective;
+mod subspace;
 
 pub use fit::{FewShotFit, JointFit, LoreModel, fit_new_user};
 pub use objective::{LoreLoss, LoreObjective, Reduction, Regularizer, UserComparisons, margins};
+pub use subspace::principal_angles;
