@@ -25,6 +25,17 @@ pub enum UserModelError {
     InvalidConfig(String),
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// A saved model that cannot be read back (not safetensors, a tensor missing or misshapen).
+    #[error("{path}: {reason}")]
+    File {
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, UserModelError>;

@@ -5,6 +5,7 @@
 //! a point of the simplex, and prefers the chosen response with probability
 //! `σ(x · V · π_u / 100)` (the reference's fixed 1/100 scale).
 
+mod file;
 mod fit;
 mod objective;
 mod subspace;
