@@ -197,18 +197,8 @@ impl UserModel {
     /// The soft tokens of each user: `[user_ids.len(), n_tokens, dim]`. An id beyond
     /// `n_users` is an error naming it (see [`Self::generic_for_unknown`]).
     pub fn embeddings(&self, user_ids: &[usize]) -> Result<Tensor<3>> {
+        self.check_ids(user_ids)?;
         let config = &self.config;
-        if let Some((position, &id)) = user_ids
-            .iter()
-            .enumerate()
-            .find(|(_, u)| **u > config.n_users)
-        {
-            return Err(UserModelError::UnknownUser {
-                id,
-                position,
-                n_users: config.n_users,
-            });
-        }
         let (batch, tokens, dim) = (user_ids.len(), config.n_tokens, config.dim);
         let device = self.table.device();
         let table = self.table.val();
@@ -255,13 +245,26 @@ impl UserModel {
         Ok(embeddings.reshape([batch, tokens, dim]))
     }
 
+    /// An id beyond `n_users` is an error naming it and its position.
+    fn check_ids(&self, user_ids: &[usize]) -> Result<()> {
+        let n_users = self.config.n_users;
+        match user_ids.iter().enumerate().find(|(_, u)| **u > n_users) {
+            Some((position, &id)) => Err(UserModelError::UnknownUser {
+                id,
+                position,
+                n_users,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The mixture weights `softmax(A_u)` of a cluster model (`None` for individual models):
     /// how each user sits on the simplex over clusters.
     pub fn cluster_weights(&self, user_ids: &[usize]) -> Result<Option<Tensor<2>>> {
         let Some(logits) = &self.user_logits else {
             return Ok(None);
         };
-        self.embeddings(user_ids)?; // validates the ids
+        self.check_ids(user_ids)?;
         let device = self.table.device();
         Ok(Some(softmax(
             logits
