@@ -46,6 +46,10 @@ pub struct ExperimentConfig {
     pub eval: EvalConfig,
     pub sdpo: SdpoGrid,
     pub rosepo: RosepoGrid,
+    /// The personalization experiments (`methods/personal.md`).
+    pub prlhf: crate::personal::prlhf::PrlhfSettings,
+    pub lore: crate::personal::lore::LoreSettings,
+    pub rpo: crate::personal::rpo::RpoSettings,
 }
 
 impl Default for ExperimentConfig {
@@ -67,6 +71,9 @@ impl Default for ExperimentConfig {
             eval: EvalConfig::default(),
             sdpo: SdpoGrid::default(),
             rosepo: RosepoGrid::default(),
+            prlhf: Default::default(),
+            lore: Default::default(),
+            rpo: Default::default(),
         }
     }
 }
@@ -342,6 +349,9 @@ impl ExperimentConfig {
                 "sdpo.negatives must be positive and sdpo.comparison_negatives at least 3 (DynamicPO clusters the negatives in 3)".into(),
             ));
         }
+        self.prlhf.check()?;
+        self.lore.check()?;
+        self.rpo.check()?;
         Ok(())
     }
 

@@ -14,6 +14,8 @@ pub enum ExperimentError {
     Model(#[from] prefopt_models::ModelError),
     #[error(transparent)]
     Objective(#[from] prefopt_objectives::ObjectiveError),
+    #[error("user model: {0}")]
+    UserModel(#[from] prefopt_user_models::UserModelError),
     #[error("metrics: {0}")]
     Eval(#[from] prefopt_eval::EvalError),
     /// A config file that cannot be read or parsed (the message names the key).

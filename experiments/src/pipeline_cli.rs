@@ -156,6 +156,7 @@ fn report(pipeline: &RecPipeline, outcomes: &[Outcome], out: &Path, start: Insta
         title: "test split".into(),
         columns: columns.iter().map(|c| c.to_string()).collect(),
         baseline: outcomes.first().map_or("–".into(), |o| o.method.clone()),
+        compared: "HR@1".into(),
         rows,
     };
     let config = &pipeline.config;

@@ -52,9 +52,20 @@ impl TableArgs {
 pub enum TableId {
     Sdpo,
     Rosepo,
+    Prlhf,
+    Lore,
+    Rpo,
 }
 
-/// Runs SFT once, then every table in `which` from that SFT model, and writes the report.
+impl TableId {
+    /// Whether the table runs on the recommendation pipeline (and its SFT model).
+    fn is_recommendation(self) -> bool {
+        matches!(self, Self::Sdpo | Self::Rosepo)
+    }
+}
+
+/// Runs every table in `which` (the recommendation tables from one SFT model) and writes the
+/// report.
 pub fn run_tables(
     config: ExperimentConfig,
     out: &Path,
@@ -64,7 +75,90 @@ pub fn run_tables(
 ) -> Result<Report> {
     let start = Instant::now();
     std::fs::create_dir_all(out).map_err(|e| crate::ExperimentError::io(out, e))?;
-    let pipeline = RecPipeline::new(config)?;
+    let mut sections = Vec::new();
+    let (mut data, mut data_rows, mut model) = (Vec::new(), Vec::new(), Vec::new());
+    let rec: Vec<TableId> = which.iter().copied().filter(|t| t.is_recommendation()).collect();
+    if !rec.is_empty() {
+        let pipeline = RecPipeline::new(config.clone())?;
+        sections.extend(run_recommendation_tables(&pipeline, out, &rec)?);
+        data.push(config.data.dir.display().to_string());
+        data_rows.push(format!(
+            "{} train / {} valid / {} test prompts, {} items",
+            pipeline.train.len(),
+            pipeline.valid.len(),
+            pipeline.test.len(),
+            pipeline.dataset.items.len()
+        ));
+        model.push(match &config.model.transformer {
+            Some(t) => format!("custom transformer, {} parameters", t.parameter_count()),
+            None => format!(
+                "`{}` preset: d_model {}, {} layers, {} heads, {} parameters (item tokens)",
+                config.model.preset,
+                pipeline.model_config.d_model,
+                pipeline.model_config.layers,
+                pipeline.model_config.heads,
+                pipeline.model_config.parameter_count()
+            ),
+        });
+    }
+    let personal = crate::personal::PersonalContext {
+        config: &config,
+        out,
+    };
+    for &table in which.iter().filter(|t| !t.is_recommendation()) {
+        eprintln!("table: {table:?}");
+        sections.push(match table {
+            TableId::Prlhf => crate::personal::prlhf::run(&personal)?,
+            TableId::Lore => crate::personal::lore::run(&personal)?,
+            _ => crate::personal::rpo::run(&personal)?,
+        });
+        let (what, preset) = match table {
+            TableId::Prlhf => ("P-RLHF: conflicting preferences", Some(&config.prlhf.preset)),
+            TableId::Lore => ("LoRe: basis-reward mixtures (features)", None),
+            _ => ("RPO: prompt families", Some(&config.rpo.preset)),
+        };
+        data.push(what.to_string());
+        if let Some(preset) = preset {
+            model.push(format!("{what}: `{preset}` preset over a BPE of the dataset's texts"));
+        }
+    }
+    if which.iter().any(|t| !t.is_recommendation()) {
+        data_rows.push("personalization data: see each section".into());
+    }
+    let report = Report {
+        meta: Meta {
+            title: title.into(),
+            command: command.into(),
+            seed: config.seed,
+            git_revision: git_revision(),
+            data: data.join("; "),
+            data_rows: data_rows.join("; "),
+            model: model.join("; "),
+            device: format!(
+                "{}, {} worker threads on {} cores",
+                config.device,
+                config.workers,
+                std::thread::available_parallelism().map_or(0, |n| n.get())
+            ),
+            elapsed_seconds: start.elapsed().as_secs_f64(),
+        },
+        sections,
+    };
+    report.write(out, &config)?;
+    eprintln!(
+        "wrote {} ({:.1} s)",
+        out.join("results.md").display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(report)
+}
+
+/// SFT once on the recommendation data, then every recommendation table from that model.
+fn run_recommendation_tables(
+    pipeline: &RecPipeline,
+    out: &Path,
+    which: &[TableId],
+) -> Result<Vec<crate::report::Section>> {
     let data_rows = format!(
         "{} train / {} valid / {} test prompts, {} items",
         pipeline.train.len(),
@@ -87,7 +181,7 @@ pub fn run_tables(
         sft.run.seconds
     );
     let context = TableContext {
-        pipeline: &pipeline,
+        pipeline,
         sft: &sft,
         sft_evaluation: &sft_evaluation,
         out,
@@ -97,48 +191,11 @@ pub fn run_tables(
     for table in which {
         eprintln!("table: {table:?}");
         sections.push(match table {
-            TableId::Sdpo => tables::sdpo::run(&context)?,
             TableId::Rosepo => tables::rosepo::run(&context)?,
+            _ => tables::sdpo::run(&context)?,
         });
     }
-    let config = &pipeline.config;
-    let model = match &config.model.transformer {
-        Some(t) => format!("custom transformer, {} parameters", t.parameter_count()),
-        None => format!(
-            "`{}` preset: d_model {}, {} layers, {} heads, {} parameters (item tokens)",
-            config.model.preset,
-            pipeline.model_config.d_model,
-            pipeline.model_config.layers,
-            pipeline.model_config.heads,
-            pipeline.model_config.parameter_count()
-        ),
-    };
-    let report = Report {
-        meta: Meta {
-            title: title.into(),
-            command: command.into(),
-            seed: config.seed,
-            git_revision: git_revision(),
-            data: config.data.dir.display().to_string(),
-            data_rows,
-            model,
-            device: format!(
-                "{}, {} worker threads on {} cores",
-                config.device,
-                config.workers,
-                std::thread::available_parallelism().map_or(0, |n| n.get())
-            ),
-            elapsed_seconds: start.elapsed().as_secs_f64(),
-        },
-        sections,
-    };
-    report.write(out, config)?;
-    eprintln!(
-        "wrote {} ({:.1} s)",
-        out.join("results.md").display(),
-        start.elapsed().as_secs_f64()
-    );
-    Ok(report)
+    Ok(sections)
 }
 
 /// The command line as typed, for the report.

@@ -67,6 +67,21 @@ fn reproduce_writes_the_report_of_every_table() {
         "git revision",
         "seed | 3",
         "paper's claim",
+        "| DPO | β 0.5, no user tokens |",
+        "| P-DPO individual | α 0.5, T_u 1 |",
+        "| P-DPO cluster 2 | α 0.5, T_u 1 |",
+        "| shared BT | rank 1 |",
+        "| LoRe | rank 2 |",
+        "| per-user rewards |",
+        "Principal angles",
+        "Personalized re-ranking",
+        "| DPO | B 4 |",
+        "| RPO paired | τ 0.5, B 4 |",
+        "| RPO uniform |",
+        "| RPO diagonal |",
+        "| RPO unpaired |",
+        "| RPO paired | τ 0.5, B 8 |",
+        "| τ 0.5 | B 2 |",
     ] {
         assert!(
             report.contains(expected),
@@ -88,12 +103,25 @@ fn reproduce_writes_the_report_of_every_table() {
     }
     let json: serde_json::Value = serde_json::from_str(&read(&out.join("results.json"))).unwrap();
     assert_eq!(json["meta"]["seed"], 3);
-    assert_eq!(json["sections"].as_array().unwrap().len(), 2);
+    assert_eq!(json["sections"].as_array().unwrap().len(), 5);
+    // The personalization data were written and read back through the Parquet readers.
+    for file in ["prlhf/train.parquet", "lore/test.parquet", "rpo/train.parquet"] {
+        assert!(out.join("data").join(file).is_file(), "{file}");
+    }
     // The written config repeats the run.
     let config = read(&out.join("config.toml"));
     assert!(config.contains("max_train = 160"), "{config}");
-    // One JSONL log per training run: SFT and 15 preference runs.
-    assert_eq!(out.join("logs").read_dir().unwrap().count(), 16);
+    // One JSONL log per training run: SFT and 15 preference runs (recommendation); SFT, DPO
+    // and 2 P-DPO runs (P-RLHF, each with its saved user model); SFT and 9 runs (RPO).
+    let logs: Vec<String> = out
+        .join("logs")
+        .read_dir()
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let count = |suffix: &str| logs.iter().filter(|f| f.ends_with(suffix)).count();
+    assert_eq!(count(".jsonl"), 16 + 4 + 10, "{logs:?}");
+    assert_eq!(count(".users.safetensors"), 2, "{logs:?}");
     std::fs::remove_dir_all(&out).unwrap();
 }
 

@@ -9,7 +9,9 @@
 //!   CSV/Parquet) to sequential-recommendation preference data as S-DPO, DMPO and RosePO build it;
 //! - [`samplers`]: seeded negative samplers behind one trait;
 //! - [`synthetic`]: generators with known ground truth;
-//! - [`inspect`]: schema, size and statistics of a dataset, validating every row.
+//! - [`inspect`]: schema, size and statistics of a dataset, validating every row;
+//! - [`vectors`]: response features and prompt embeddings in `list<float32>` columns beside the
+//!   preference columns (LoRe, RPO).
 //!
 //! ```no_run
 //! use prefopt_data::{PreferenceDataset, ReadOptions};
@@ -33,6 +35,7 @@ pub mod samplers;
 pub mod schema;
 pub mod synthetic;
 pub mod validate;
+pub mod vectors;
 
 pub use error::{DataError, Result};
 pub use parquet_io::{

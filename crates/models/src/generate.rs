@@ -73,23 +73,37 @@ pub struct Generated {
     pub finished: bool,
 }
 
-/// Log-probs of the next token after each prefix (`rows` prefixes of equal length).
+/// Log-probs of the next token after each prefix (`rows` prefixes of equal length). Soft
+/// tokens (`[S, d]`) lead every row, laid out as the scorer lays them out (positions `0..S`,
+/// then the prompt), so generation conditions on them exactly as training scored them.
 fn next_token_logps(
     model: &Transformer,
     prompt: &[u32],
     prefixes: &[Vec<u32>],
+    soft_tokens: Option<&Tensor<2>>,
     pad: u32,
 ) -> Result<Vec<Vec<f64>>> {
-    let len = prompt.len() + prefixes[0].len();
-    let mut packed = PackedBatch::new(prefixes.len(), len, 0, pad);
+    let soft = soft_tokens.map_or(0, |t| t.dims()[0]);
+    let len = soft + prompt.len() + prefixes[0].len();
+    let mut packed = PackedBatch::new(prefixes.len(), len, soft, pad);
     let slots: Vec<usize> = (0..len).collect();
     for (row, prefix) in prefixes.iter().enumerate() {
-        for (slot, &token) in prompt.iter().chain(prefix).enumerate() {
-            packed.put(row, slot, token, slot);
+        for (i, &token) in prompt.iter().chain(prefix).enumerate() {
+            packed.put(row, soft + i, token, soft + i);
+        }
+        for slot in 0..soft {
+            packed.positions[row * len + slot] = slot;
         }
         packed.causal(row, &[], &slots);
     }
-    let hidden = model.hidden(&packed, None)?;
+    let soft_rows = soft_tokens.map(|tokens| {
+        let [s, d] = tokens.dims();
+        tokens
+            .clone()
+            .reshape([1, s, d])
+            .repeat_dim(0, prefixes.len())
+    });
+    let hidden = model.hidden(&packed, soft_rows)?;
     let [rows, _, d] = hidden.dims();
     let last: Tensor<2> = hidden.narrow(1, len - 1, 1).reshape([rows, d]);
     let logps = log_softmax(model.logits(last), 1);
@@ -112,6 +126,20 @@ pub fn generate(
     eos: u32,
     pad: u32,
 ) -> Result<Vec<Generated>> {
+    generate_with_soft_tokens(model, prompt, None, config, trie, eos, pad)
+}
+
+/// [`generate`] with soft tokens `[S, d]` before the prompt (a P-RLHF user's embeddings), as
+/// [`crate::scoring::score`] places them.
+pub fn generate_with_soft_tokens(
+    model: &Transformer,
+    prompt: &[u32],
+    soft_tokens: Option<Tensor<2>>,
+    config: &GenerateConfig,
+    trie: Option<&PrefixTrie>,
+    eos: u32,
+    pad: u32,
+) -> Result<Vec<Generated>> {
     if config.beams == 0 || config.max_tokens == 0 {
         return Err(ModelError::InvalidConfig(
             "beams and max_tokens must be positive".into(),
@@ -124,7 +152,7 @@ pub fn generate(
     let mut done: Vec<Generated> = Vec::new();
     for _ in 0..config.max_tokens {
         let prefixes: Vec<Vec<u32>> = live.iter().map(|(p, _)| p.clone()).collect();
-        let logps = next_token_logps(model, prompt, &prefixes, pad)?;
+        let logps = next_token_logps(model, prompt, &prefixes, soft_tokens.as_ref(), pad)?;
         let mut expansions: Vec<(Vec<u32>, f64)> = Vec::new();
         for ((prefix, score), row) in live.iter().zip(&logps) {
             let allowed: Vec<u32> = match trie {

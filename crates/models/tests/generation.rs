@@ -4,7 +4,8 @@ mod common;
 
 use burn::tensor::Device;
 use prefopt_models::config::Preset;
-use prefopt_models::generate::{GenerateConfig, PrefixTrie, generate};
+use burn::tensor::{Tensor, TensorData};
+use prefopt_models::generate::{GenerateConfig, PrefixTrie, generate, generate_with_soft_tokens};
 use prefopt_models::scoring::{ScoreItem, ScoringMode, score};
 use prefopt_models::transformer::Transformer;
 
@@ -164,4 +165,57 @@ fn a_prompt_longer_than_the_position_table_is_an_error() {
             .contains("exceeds the model's max_positions (512)"),
         "{error}"
     );
+}
+
+#[test]
+fn soft_tokens_condition_generation_as_they_condition_scoring() {
+    let model = model();
+    let d = model.config().d_model;
+    let prompt = [1, 10, 11];
+    let candidates = vec![vec![5, 6, 2], vec![9, 2], vec![20, 21, 2]];
+    let trie = PrefixTrie::new(candidates.iter().map(Vec::as_slice));
+    let soft_values: Vec<f32> = (0..2 * d).map(|i| ((i * 37 % 17) as f32 - 8.0) / 4.0).collect();
+    let soft = Tensor::<2>::from_data(TensorData::new(soft_values, [2, d]), &model.device());
+    let scores = score(
+        &model,
+        &[ScoreItem {
+            prompt: &prompt,
+            responses: &candidates,
+        }],
+        ScoringMode::SharedPrefix,
+        Some(soft.clone().reshape([1, 2, d])),
+        0,
+    )
+    .unwrap();
+    let exact: Vec<f64> = scores.logps.to_data().convert::<f64>().try_to_vec().unwrap();
+    let config = GenerateConfig {
+        beams: 3,
+        max_tokens: 6,
+    };
+    let with = generate_with_soft_tokens(
+        &model,
+        &prompt,
+        Some(soft),
+        &config,
+        Some(&trie),
+        2,
+        0,
+    )
+    .unwrap();
+    for generated in &with {
+        let index = candidates.iter().position(|c| *c == generated.tokens).unwrap();
+        assert!(
+            (generated.logp - exact[index]).abs() < 1e-4,
+            "{} vs {}",
+            generated.logp,
+            exact[index]
+        );
+    }
+    // Without the soft tokens the same candidates score differently.
+    let without = generate(&model, &prompt, &config, Some(&trie), 2, 0).unwrap();
+    let moved = with
+        .iter()
+        .zip(&without)
+        .any(|(a, b)| a.tokens != b.tokens || (a.logp - b.logp).abs() > 1e-4);
+    assert!(moved, "soft tokens changed nothing");
 }

@@ -15,5 +15,6 @@
 pub mod error;
 pub mod lore;
 pub mod prlhf;
+mod tensor_file;
 
 pub use error::{Result, UserModelError};

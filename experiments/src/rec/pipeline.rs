@@ -151,7 +151,12 @@ impl RecPipeline {
         }
     }
 
-    fn log_config(config: &TrainConfig, log_dir: Option<&Path>, name: &str) -> Result<TrainConfig> {
+    /// `config` with its JSONL log at `log_dir/<name>.jsonl` (an old log of that name removed).
+    pub fn log_config(
+        config: &TrainConfig,
+        log_dir: Option<&Path>,
+        name: &str,
+    ) -> Result<TrainConfig> {
         let mut config = config.clone();
         if let Some(dir) = log_dir {
             std::fs::create_dir_all(dir).map_err(|e| ExperimentError::io(dir, e))?;

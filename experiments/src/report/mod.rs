@@ -134,8 +134,9 @@ impl Report {
         let _ = writeln!(out, "| elapsed | {:.1} s |\n", m.elapsed_seconds);
         let _ = writeln!(
             out,
-            "Metrics are means over the test prompts with the half-width of their 95% t interval; \
-             ΔHR@1 is a paired t-test against the baseline row on the same prompts. Every number \
+            "Metrics are means over the test examples (prompts, or users for per-user accuracies) \
+             with the half-width of their 95% t interval; the Δ column is a paired t-test against \
+             the baseline row on the same examples. Every number \
              comes from the training runs of this command; `config.toml` repeats it.\n"
         );
         for section in &self.sections {

@@ -16,7 +16,7 @@ pub struct Row {
     pub metrics: BTreeMap<String, MeanCi>,
     /// Single numbers without an interval (popularity bias, time).
     pub values: BTreeMap<String, f64>,
-    /// Paired test of HR@1 against the table's baseline row.
+    /// Paired test of the table's `compared` metric against its baseline row.
     pub versus_baseline: Option<PairedTest>,
 }
 
@@ -28,6 +28,9 @@ pub struct Table {
     /// Metric columns (keys of `Row::metrics`, then of `Row::values`), in display order.
     pub columns: Vec<String>,
     pub baseline: String,
+    /// The metric of the paired test in `Row::versus_baseline` (HR@1, accuracy…); empty for
+    /// tables without a baseline (no Δ column).
+    pub compared: String,
     pub rows: Vec<Row>,
 }
 
@@ -43,12 +46,15 @@ impl Table {
         for column in &self.columns {
             let _ = write!(out, " {column} |");
         }
-        let _ = writeln!(out, " ΔHR@1 vs {} (95% CI, p) |", self.baseline);
-        let _ = write!(out, "|---|---|");
+        let with_delta = !self.compared.is_empty();
+        if with_delta {
+            let _ = write!(out, " Δ{} vs {} (95% CI, p) |", self.compared, self.baseline);
+        }
+        let _ = write!(out, "\n|---|---|");
         for _ in &self.columns {
             let _ = write!(out, "---:|");
         }
-        let _ = writeln!(out, "---|");
+        let _ = writeln!(out, "{}", if with_delta { "---|" } else { "" });
         for row in &self.rows {
             let _ = write!(out, "| {} | {} |", row.method, row.settings);
             for column in &self.columns {
@@ -68,7 +74,10 @@ impl Table {
                     format_p(t.p_value)
                 )
             });
-            let _ = writeln!(out, " {versus} |");
+            if with_delta {
+                let _ = write!(out, " {versus} |");
+            }
+            let _ = writeln!(out);
         }
         out
     }
@@ -161,6 +170,7 @@ mod tests {
             title: "T".into(),
             columns: vec!["HR@1".into(), "gini".into()],
             baseline: "SFT".into(),
+            compared: "HR@1".into(),
             rows: vec![Row {
                 method: "S-DPO, \"K\"".into(),
                 settings: "K=3".into(),

@@ -123,6 +123,7 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
         title: "RosePO rejected sampling".into(),
         columns: columns.clone(),
         baseline: "SFT".into(),
+        compared: "HR@1".into(),
         rows: outcomes
             .iter()
             .map(|o| row(o, &COLUMNS, popularity, Some(sft_eval)))
@@ -133,6 +134,7 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
         title: format!("RosePO smoothing under {:.0}% label noise", noise * 100.0),
         columns,
         baseline: "SFT".into(),
+        compared: "HR@1".into(),
         rows: noisy
             .iter()
             .map(|o| row(o, &COLUMNS, popularity, Some(sft_eval)))

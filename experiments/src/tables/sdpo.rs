@@ -184,6 +184,7 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
         title: "S-DPO table".into(),
         columns: COLUMNS.iter().map(|c| c.to_string()).collect(),
         baseline: "SFT".into(),
+        compared: "HR@1".into(),
         rows,
     };
     let sweep_table = Table {
@@ -191,6 +192,7 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
         title: format!("S-DPO β sweep (K = {})", grid.beta_negatives),
         columns: COLUMNS.iter().map(|c| c.to_string()).collect(),
         baseline: "SFT".into(),
+        compared: "HR@1".into(),
         rows: sweep
             .iter()
             .map(|(_, o)| row(o, &COLUMNS, popularity, Some(sft_eval)))

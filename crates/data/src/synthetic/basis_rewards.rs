@@ -9,11 +9,12 @@ use rand_distr::Distribution;
 use rand_distr::multi::Dirichlet;
 
 use super::normal;
-use super::tables::{push_user_pair, write_user_splits, write_vectors};
+use super::tables::{push_user_pair, write_vectors};
 use crate::error::{DataError, Result};
 use crate::parquet_io::WriteOptions;
 use crate::samplers::example_rng;
-use crate::schema::PreferenceRecord;
+use crate::schema::{Columns, PreferenceRecord};
+use crate::vectors::{CHOSEN_FEATURES, REJECTED_FEATURES, write_with_vectors};
 
 /// Shape of a basis-reward mixture dataset.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +64,9 @@ pub struct BasisRewardData {
     pub response_features: Vec<Vec<f64>>,
     /// Response texts, same indexing; each starts with its id `[p.k]`.
     pub response_texts: Vec<String>,
+    /// `(chosen, rejected)` response indices of every train / test record, in record order.
+    pub train_responses: Vec<(usize, usize)>,
+    pub test_responses: Vec<(usize, usize)>,
 }
 
 impl BasisRewardSpec {
@@ -136,6 +140,7 @@ impl BasisRewardSpec {
         };
         let test_pairs = (self.pairs_per_user as f64 * self.test_fraction).round() as usize;
         let (mut train, mut test) = (Vec::new(), Vec::new());
+        let (mut train_responses, mut test_responses) = (Vec::new(), Vec::new());
         for (user, alpha) in user_mixtures.iter().enumerate() {
             let mut rng = example_rng(self.seed, user as u64);
             for pair in 0..self.pairs_per_user {
@@ -151,6 +156,11 @@ impl BasisRewardSpec {
                     - Self::reward(&basis_weights, alpha, &response_features[ib]);
                 let prefers_a = rng.random::<f64>() < 1.0 / (1.0 + (-self.scale * margin).exp());
                 let (chosen, rejected) = if prefers_a { (ia, ib) } else { (ib, ia) };
+                if pair + test_pairs >= self.pairs_per_user {
+                    test_responses.push((chosen, rejected));
+                } else {
+                    train_responses.push((chosen, rejected));
+                }
                 push_user_pair(
                     (&mut train, &mut test),
                     (pair, self.pairs_per_user, test_pairs),
@@ -168,6 +178,8 @@ impl BasisRewardSpec {
             user_mixtures,
             response_features,
             response_texts,
+            train_responses,
+            test_responses,
         })
     }
 }
@@ -184,10 +196,36 @@ fn level(x: f64) -> &'static str {
 }
 
 impl BasisRewardData {
-    /// `train.parquet`, `test.parquet`, `users.parquet` (mixtures), `bases.parquet` (basis
-    /// weights) and `responses.parquet` (features, by response index) in `folder`.
+    /// `train.parquet` and `test.parquet` (text, `user_id`, and each pair's response features in
+    /// `chosen_features` / `rejected_features`), `users.parquet` (mixtures), `bases.parquet`
+    /// (basis weights) and `responses.parquet` (features, by response index) in `folder`.
     pub fn write(&self, folder: &Path, options: &WriteOptions) -> Result<()> {
-        write_user_splits(folder, &self.train, &self.test, options)?;
+        std::fs::create_dir_all(folder).map_err(|e| DataError::io(folder, e))?;
+        let columns = Columns {
+            user_id: true,
+            ..Columns::default()
+        };
+        for (name, records, pairs) in [
+            ("train", &self.train, &self.train_responses),
+            ("test", &self.test, &self.test_responses),
+        ] {
+            let (chosen, rejected): (Vec<Vec<f64>>, Vec<Vec<f64>>) = pairs
+                .iter()
+                .map(|&(c, r)| {
+                    (
+                        self.response_features[c].clone(),
+                        self.response_features[r].clone(),
+                    )
+                })
+                .unzip();
+            write_with_vectors(
+                &folder.join(format!("{name}.parquet")),
+                records,
+                columns,
+                &[(CHOSEN_FEATURES, &chosen), (REJECTED_FEATURES, &rejected)],
+                options,
+            )?;
+        }
         write_vectors(
             &folder.join("users.parquet"),
             "user_id",

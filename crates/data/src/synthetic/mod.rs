@@ -5,16 +5,20 @@
 //!   tastes (sequential recommendation; converted with [`crate::convert`]);
 //! - [`conflicting`]: user groups with opposite preferences over response length (P-RLHF);
 //! - [`basis_rewards`]: users as Dirichlet mixtures of a few basis reward functions, preferences
-//!   drawn from Bradley–Terry (LoRe).
+//!   drawn from Bradley–Terry (LoRe);
+//! - [`prompt_families`]: prompts in families whose good responses share family-level words,
+//!   with prompt embeddings (RPO).
 
 pub mod basis_rewards;
 pub mod conflicting;
+pub mod prompt_families;
 pub mod sequential;
 mod tables;
 mod words;
 
 pub use basis_rewards::{BasisRewardData, BasisRewardSpec};
 pub use conflicting::{ConflictingData, ConflictingSpec};
+pub use prompt_families::{PromptFamilyData, PromptFamilySpec};
 pub use sequential::{SequentialData, SequentialSpec};
 
 /// Standard normal draws without pulling in a second distribution type everywhere.

@@ -102,6 +102,8 @@ pub struct PreferenceTask<'a> {
     /// Graded labels of `[chosen, rejected…]` per example, higher is better (LiPO-λ's listwise
     /// input; e.g. a conventional recommender's ranking of the candidates).
     pub list_labels: Option<&'a [Vec<f64>]>,
+    /// One embedding per example (RPO's prompt similarity), all of one width; constants.
+    pub prompt_embeddings: Option<&'a [Vec<f64>]>,
 }
 
 impl Task<Transformer> for PreferenceTask<'_> {
@@ -147,7 +149,16 @@ impl<'a> PreferenceTask<'a> {
             mode: ScoringMode::SharedPrefix,
             pad,
             list_labels: None,
+            prompt_embeddings: None,
         }
+    }
+
+    /// Passes prompt embeddings to objectives that weigh pairs across prompts (RPO): one row per
+    /// example (from the dataset's `prompt_embedding` column, or
+    /// [`crate::transformer::Transformer::mean_prompt_states`]).
+    pub fn with_prompt_embeddings(mut self, embeddings: &'a [Vec<f64>]) -> Self {
+        self.prompt_embeddings = Some(embeddings);
+        self
     }
 
     /// Passes graded labels to listwise objectives (one row per example, `[chosen, rejected…]`).
@@ -243,6 +254,25 @@ impl<'a> PreferenceTask<'a> {
                 .collect::<Result<_>>()?;
             let grid = padded(&rows, r);
             input = input.with_list_labels(float_tensor::<2>(grid, [b, r], &device, dtype));
+        }
+        if let Some(embeddings) = self.prompt_embeddings {
+            let rows: Vec<&Vec<f64>> = indices
+                .iter()
+                .map(|&i| {
+                    embeddings
+                        .get(i)
+                        .ok_or_else(|| ModelError::example(i, "no prompt embedding"))
+                })
+                .collect::<Result<_>>()?;
+            let width = rows.first().map_or(0, |r| r.len());
+            if let Some(position) = rows.iter().position(|r| r.len() != width || width == 0) {
+                return Err(ModelError::example(
+                    indices[position],
+                    format!("a prompt embedding of {} values, others have {width}", rows[position].len()),
+                ));
+            }
+            let grid: Vec<f64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+            input = input.with_prompt_embeddings(float_tensor::<2>(grid, [b, width], &device, dtype));
         }
         let l = scores.token_logps.dims()[2];
         let tokens = scores.token_logps.clone();

@@ -183,6 +183,45 @@ impl Transformer {
         }
     }
 
+    /// The mean final hidden state over each prompt's tokens, one `d`-vector per prompt: a
+    /// prompt embedding taken from the policy itself (RPO's similarity weights when the dataset
+    /// carries no `prompt_embedding`). Computed without building a graph; constants.
+    pub fn mean_prompt_states(&self, prompts: &[&[u32]], pad: u32) -> Result<Vec<Vec<f64>>> {
+        if let Some(index) = prompts.iter().position(|p| p.is_empty()) {
+            return Err(ModelError::example(index, "an empty prompt has no hidden states"));
+        }
+        let len = prompts.iter().map(|p| p.len()).max().unwrap_or(0);
+        let mut packed = PackedBatch::new(prompts.len(), len, 0, pad);
+        for (row, prompt) in prompts.iter().enumerate() {
+            for (slot, &token) in prompt.iter().enumerate() {
+                packed.put(row, slot, token, slot);
+            }
+            let slots: Vec<usize> = (0..prompt.len()).collect();
+            packed.causal(row, &[], &slots);
+        }
+        let hidden = self.hidden(&packed, None)?.detach();
+        let d = self.config.d_model;
+        let values: Vec<f64> = hidden
+            .into_data()
+            .convert::<f64>()
+            .try_to_vec()
+            .map_err(|e| ModelError::InvalidConfig(format!("reading hidden states: {e:?}")))?;
+        Ok(prompts
+            .iter()
+            .enumerate()
+            .map(|(row, prompt)| {
+                let mut mean = vec![0.0; d];
+                for slot in 0..prompt.len() {
+                    let at = (row * len + slot) * d;
+                    for (m, v) in mean.iter_mut().zip(&values[at..at + d]) {
+                        *m += v / prompt.len() as f64;
+                    }
+                }
+                mean
+            })
+            .collect())
+    }
+
     /// The input embedding matrix `[V, d]` (for soft-token users that embed into the same space).
     pub fn embedding_matrix(&self) -> Param<Tensor<2>> {
         self.token_embedding.weight.clone()

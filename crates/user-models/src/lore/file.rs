@@ -1,72 +1,47 @@
 //! Saving and loading a fitted [`LoreModel`] as safetensors (`basis`, `user_logits`, f64).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use ndarray::Array2;
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use safetensors::tensor::Dtype;
 
 use super::fit::LoreModel;
-use crate::error::{Result, UserModelError};
+use crate::error::Result;
+use crate::tensor_file::{self, Matrix, TensorFile};
 
 impl LoreModel {
-    /// Writes `basis` (`F × B`) and `user_logits` (`users × B`) as f64 tensors.
+    /// Writes `basis` (`F × B`) and `user_logits` (`users × B`) as f64 tensors, atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let fail = |reason: String| UserModelError::File {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let bytes = |a: &Array2<f64>| a.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
-        let (basis, logits) = (bytes(&self.basis), bytes(&self.user_logits));
-        let views = [
-            ("basis", &self.basis, &basis),
-            ("user_logits", &self.user_logits, &logits),
-        ]
-        .into_iter()
-        .map(|(name, array, data)| {
-            TensorView::new(Dtype::F64, array.shape().to_vec(), data)
-                .map(|view| (name.to_string(), view))
-                .map_err(|e| fail(format!("tensor {name}: {e}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-        let serialized = safetensors::serialize(views, None).map_err(|e| fail(e.to_string()))?;
-        std::fs::write(path, serialized).map_err(|source| UserModelError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+        fn matrix<'a>(name: &'a str, array: &'a Array2<f64>) -> Matrix<'a> {
+            Matrix {
+                name,
+                rows: array.nrows(),
+                columns: array.ncols(),
+                values: array.as_slice().expect("standard-layout arrays are contiguous"),
+                dtype: Dtype::F64,
+            }
+        }
+        let basis = self.basis.as_standard_layout().into_owned();
+        let logits = self.user_logits.as_standard_layout().into_owned();
+        tensor_file::write(
+            path,
+            &[matrix("basis", &basis), matrix("user_logits", &logits)],
+            HashMap::from([("format".to_string(), "prefopt-lore".to_string())]),
+        )
     }
 
     /// Reads a model written by [`LoreModel::save`]; the two tensors must agree on the rank.
     pub fn load(path: &Path) -> Result<Self> {
-        let fail = |reason: String| UserModelError::File {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let bytes = std::fs::read(path).map_err(|source| UserModelError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let file = SafeTensors::deserialize(&bytes).map_err(|e| fail(e.to_string()))?;
+        let file = TensorFile::read(path)?;
         let read = |name: &str| -> Result<Array2<f64>> {
-            let view = file
-                .tensor(name)
-                .map_err(|_| fail(format!("tensor `{name}` is missing")))?;
-            let (&[rows, columns], Dtype::F64) = (view.shape(), view.dtype()) else {
-                return Err(fail(format!(
-                    "tensor `{name}` must be a 2-D f64 matrix, found {:?} {:?}",
-                    view.dtype(),
-                    view.shape()
-                )));
-            };
-            let values = view
-                .data()
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
-                .collect();
-            Array2::from_shape_vec((rows, columns), values).map_err(|e| fail(e.to_string()))
+            let (rows, columns, values) = file.matrix(name)?;
+            Array2::from_shape_vec((rows, columns), values)
+                .map_err(|e| file.error(format!("tensor `{name}`: {e}")))
         };
         let (basis, user_logits) = (read("basis")?, read("user_logits")?);
         if basis.ncols() != user_logits.ncols() {
-            return Err(fail(format!(
+            return Err(file.error(format!(
                 "basis rank {} differs from user-logit rank {}",
                 basis.ncols(),
                 user_logits.ncols()
@@ -79,6 +54,7 @@ impl LoreModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::UserModelError;
     use ndarray::array;
 
     #[test]

@@ -24,6 +24,27 @@ impl LoreModel {
         simplex_weights(self.user_logits.view())
     }
 
+    /// A user's rewards of responses, one per row of `features` (`n × F`): `φ · V · π`, the
+    /// margin of LoRe without its fixed 1/100. Ranks a user's candidates (higher is better).
+    pub fn rewards(
+        &self,
+        features: ArrayView2<'_, f64>,
+        pi: ArrayView1<'_, f64>,
+    ) -> Result<Array1<f64>> {
+        if features.ncols() != self.basis.nrows() || pi.len() != self.basis.ncols() {
+            return Err(UserModelError::DimensionMismatch {
+                what: format!(
+                    "response features × user weights against a {} × {} basis",
+                    self.basis.nrows(),
+                    self.basis.ncols()
+                ),
+                expected: self.basis.nrows() * self.basis.ncols(),
+                got: features.ncols() * pi.len(),
+            });
+        }
+        Ok(features.dot(&self.basis.dot(&pi)))
+    }
+
     /// Fraction of `x`'s comparisons (rows) with a positive margin under weights `pi`.
     pub fn accuracy(&self, x: ArrayView2<'_, f64>, pi: ArrayView1<'_, f64>) -> f64 {
         let margins = x.dot(&self.basis.dot(&pi));

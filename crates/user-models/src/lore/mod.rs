@@ -7,9 +7,11 @@
 
 mod file;
 mod fit;
+mod independent;
 mod objective;
 mod subspace;
 
 pub use fit::{FewShotFit, JointFit, LoreModel, fit_new_user};
+pub use independent::{IndependentReward, fit_independent_reward};
 pub use objective::{LoreLoss, LoreObjective, Reduction, Regularizer, UserComparisons, margins};
 pub use subspace::principal_angles;

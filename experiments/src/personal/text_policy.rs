@@ -1,0 +1,149 @@
+//! What the P-RLHF and RPO experiments share: a byte-level BPE trained on the dataset's texts,
+//! a small transformer policy, SFT on the chosen responses (the reference and the starting
+//! point of every preference run), and sequence log-probs of every response of a split.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use prefopt_data::PreferenceRecord;
+use prefopt_models::config::{Preset, TransformerConfig};
+use prefopt_models::scoring::{ScoreItem, ScoringMode, score};
+use prefopt_models::tokenizer::{EncodedExample, TextTokenizer, Tokenizer, encode_record};
+use prefopt_models::train::{SftTask, TrainConfig, train};
+use prefopt_models::transformer::Transformer;
+
+use crate::config::ExperimentConfig;
+use crate::error::{ExperimentError, Result};
+use crate::rec::RecPipeline;
+
+/// A text policy's tokenizer, model shape and device.
+pub struct TextPolicy {
+    pub tokenizer: TextTokenizer,
+    pub model_config: TransformerConfig,
+    /// The autodiff device training runs on.
+    pub device: Device,
+}
+
+impl TextPolicy {
+    /// Trains a BPE of at most `vocab_size` tokens on every prompt and response of `records`.
+    pub fn new(
+        config: &ExperimentConfig,
+        records: &[PreferenceRecord],
+        vocab_size: usize,
+        preset: &str,
+    ) -> Result<Self> {
+        let texts = records.iter().flat_map(|r| {
+            std::iter::once(r.prompt.as_str())
+                .chain(std::iter::once(r.chosen.as_str()))
+                .chain(r.rejected.iter().map(String::as_str))
+        });
+        let tokenizer = TextTokenizer::train_bpe(texts, vocab_size)?;
+        let model_config = preset.parse::<Preset>()?.config(tokenizer.vocab_size());
+        let device = config
+            .device_choice()?
+            .device()
+            .map_err(|e| ExperimentError::Invalid(format!("device: {e}")))?
+            .autodiff();
+        Ok(Self {
+            tokenizer,
+            model_config,
+            device,
+        })
+    }
+
+    pub fn pad(&self) -> u32 {
+        self.tokenizer.special().pad
+    }
+
+    pub fn encode(&self, records: &[PreferenceRecord]) -> Result<Vec<EncodedExample>> {
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| encode_record(&self.tokenizer, r, i).map_err(Into::into))
+            .collect()
+    }
+
+    pub fn description(&self) -> Result<String> {
+        serde_json::to_string(&self.model_config)
+            .map_err(|e| ExperimentError::Invalid(e.to_string()))
+    }
+
+    /// A fresh policy trained on the chosen responses; returns it and the seconds it took.
+    pub fn sft(
+        &self,
+        examples: &[EncodedExample],
+        settings: &TrainConfig,
+        seed: u64,
+        log_dir: &Path,
+        name: &str,
+    ) -> Result<(Transformer, f64)> {
+        let start = Instant::now();
+        let model = Transformer::new(&self.model_config, seed, &self.device)?;
+        let mut config = RecPipeline::log_config(settings, Some(log_dir), name)?;
+        config.seed ^= seed;
+        let task = SftTask {
+            examples,
+            pad: self.pad(),
+        };
+        let outcome = train(model, &task, &config, &self.description()?, None)?;
+        Ok((outcome.model, start.elapsed().as_secs_f64()))
+    }
+
+    /// `[chosen, rejected…]` sequence log-probs of every example, `batch` prompts at a time,
+    /// without a graph; `soft_tokens` gives a micro-batch's soft tokens (`None`: plain model).
+    pub fn logps(
+        &self,
+        model: &Transformer,
+        examples: &[EncodedExample],
+        batch: usize,
+        soft_tokens: &dyn Fn(&[usize]) -> Result<Option<Tensor<3>>>,
+    ) -> Result<Vec<Vec<f64>>> {
+        let model = model.clone().valid();
+        let indices: Vec<usize> = (0..examples.len()).collect();
+        let mut out = Vec::with_capacity(examples.len());
+        for chunk in indices.chunks(batch.max(1)) {
+            let items: Vec<ScoreItem<'_>> = chunk
+                .iter()
+                .map(|&i| ScoreItem {
+                    prompt: &examples[i].prompt,
+                    responses: &examples[i].responses,
+                })
+                .collect();
+            let scores = score(
+                &model,
+                &items,
+                ScoringMode::SharedPrefix,
+                soft_tokens(chunk)?,
+                self.pad(),
+            )?;
+            let values: Vec<f64> = scores
+                .logps
+                .to_data()
+                .convert::<f64>()
+                .try_to_vec()
+                .map_err(|e| ExperimentError::Invalid(format!("reading log-probs: {e:?}")))?;
+            for (row, &i) in chunk.iter().enumerate() {
+                let count = examples[i].responses.len();
+                let at = row * scores.responses;
+                out.push(values[at..at + count].to_vec());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `β·((π_c − ref_c) − (π_r − ref_r))` of every example (its first rejected response).
+pub fn reward_margins(policy: &[Vec<f64>], reference: &[Vec<f64>], beta: f64) -> Vec<f64> {
+    policy
+        .iter()
+        .zip(reference)
+        .map(|(p, r)| beta * ((p[0] - r[0]) - (p[1] - r[1])))
+        .collect()
+}
+
+/// 1 where the margin is positive (the reward orders the pair correctly), else 0.
+pub fn correct(margins: &[f64]) -> Vec<f64> {
+    margins.iter().map(|&m| f64::from(u8::from(m > 0.0))).collect()
+}
