@@ -77,7 +77,11 @@ pub fn run_tables(
     std::fs::create_dir_all(out).map_err(|e| crate::ExperimentError::io(out, e))?;
     let mut sections = Vec::new();
     let (mut data, mut data_rows, mut model) = (Vec::new(), Vec::new(), Vec::new());
-    let rec: Vec<TableId> = which.iter().copied().filter(|t| t.is_recommendation()).collect();
+    let rec: Vec<TableId> = which
+        .iter()
+        .copied()
+        .filter(|t| t.is_recommendation())
+        .collect();
     if !rec.is_empty() {
         let pipeline = RecPipeline::new(config.clone())?;
         sections.extend(run_recommendation_tables(&pipeline, out, &rec)?);
@@ -113,13 +117,18 @@ pub fn run_tables(
             _ => crate::personal::rpo::run(&personal)?,
         });
         let (what, preset) = match table {
-            TableId::Prlhf => ("P-RLHF: conflicting preferences", Some(&config.prlhf.preset)),
+            TableId::Prlhf => (
+                "P-RLHF: conflicting preferences",
+                Some(&config.prlhf.preset),
+            ),
             TableId::Lore => ("LoRe: basis-reward mixtures (features)", None),
             _ => ("RPO: prompt families", Some(&config.rpo.preset)),
         };
         data.push(what.to_string());
         if let Some(preset) = preset {
-            model.push(format!("{what}: `{preset}` preset over a BPE of the dataset's texts"));
+            model.push(format!(
+                "{what}: `{preset}` preset over a BPE of the dataset's texts"
+            ));
         }
     }
     if which.iter().any(|t| !t.is_recommendation()) {

@@ -105,7 +105,11 @@ fn reproduce_writes_the_report_of_every_table() {
     assert_eq!(json["meta"]["seed"], 3);
     assert_eq!(json["sections"].as_array().unwrap().len(), 5);
     // The personalization data were written and read back through the Parquet readers.
-    for file in ["prlhf/train.parquet", "lore/test.parquet", "rpo/train.parquet"] {
+    for file in [
+        "prlhf/train.parquet",
+        "lore/test.parquet",
+        "rpo/train.parquet",
+    ] {
         assert!(out.join("data").join(file).is_file(), "{file}");
     }
     // The written config repeats the run.

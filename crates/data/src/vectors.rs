@@ -115,19 +115,25 @@ pub fn read_vectors(
         let builder = ParquetRecordBatchReaderBuilder::try_new(handle)
             .map_err(|e| DataError::parquet(&file, e))?;
         let schema = builder.schema().clone();
-        let wanted: Vec<&str> = id_column.iter().copied().chain(vector_columns.iter().copied()).collect();
+        let wanted: Vec<&str> = id_column
+            .iter()
+            .copied()
+            .chain(vector_columns.iter().copied())
+            .collect();
         let mut indices = Vec::with_capacity(wanted.len());
         for name in &wanted {
-            let index = schema.index_of(name).map_err(|_| DataError::MissingColumn {
-                path: file.clone(),
-                column: name.to_string(),
-                found: schema
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
+            let index = schema
+                .index_of(name)
+                .map_err(|_| DataError::MissingColumn {
+                    path: file.clone(),
+                    column: name.to_string(),
+                    found: schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
             indices.push(index);
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
@@ -181,13 +187,23 @@ fn read_ids(
         .column_by_name(name)
         .expect("projected columns are present");
     if !column.data_type().is_integer() {
-        return Err(column_type_error(file, name, "an integer type", column.data_type()));
+        return Err(column_type_error(
+            file,
+            name,
+            "an integer type",
+            column.data_type(),
+        ));
     }
     let column = cast(column, &DataType::Int64).map_err(|e| DataError::arrow(file, e))?;
     let values = column.as_primitive::<Int64Type>();
     for row in 0..values.len() {
         if values.is_null(row) {
-            return Err(DataError::invalid_row(file, row_offset + row as u64, name, "null id"));
+            return Err(DataError::invalid_row(
+                file,
+                row_offset + row as u64,
+                name,
+                "null id",
+            ));
         }
         ids.push(values.value(row));
     }
@@ -290,8 +306,12 @@ mod tests {
             &WriteOptions::default(),
         )
         .unwrap();
-        let table = read_vectors(&path, Some("user_id"), &[CHOSEN_FEATURES, REJECTED_FEATURES])
-            .unwrap();
+        let table = read_vectors(
+            &path,
+            Some("user_id"),
+            &[CHOSEN_FEATURES, REJECTED_FEATURES],
+        )
+        .unwrap();
         assert_eq!(table.ids, Some(vec![3, 1]));
         assert_eq!(table.columns[0].width, 2);
         assert_eq!(table.columns[0].row(1), &[2.0, 0.25]);
@@ -304,9 +324,16 @@ mod tests {
             .collect();
         assert_eq!(read, records);
         let missing = read_vectors(&path, None, &[PROMPT_EMBEDDING]).unwrap_err();
-        assert!(missing.to_string().contains("missing column `prompt_embedding`"));
+        assert!(
+            missing
+                .to_string()
+                .contains("missing column `prompt_embedding`")
+        );
         let wrong = read_vectors(&path, None, &["prompt"]).unwrap_err();
-        assert!(wrong.to_string().contains("list of floating-point"), "{wrong}");
+        assert!(
+            wrong.to_string().contains("list of floating-point"),
+            "{wrong}"
+        );
         let ragged = write_with_vectors(
             &dir.join("ragged.parquet"),
             &records,

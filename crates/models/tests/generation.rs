@@ -3,8 +3,8 @@
 mod common;
 
 use burn::tensor::Device;
-use prefopt_models::config::Preset;
 use burn::tensor::{Tensor, TensorData};
+use prefopt_models::config::Preset;
 use prefopt_models::generate::{GenerateConfig, PrefixTrie, generate, generate_with_soft_tokens};
 use prefopt_models::scoring::{ScoreItem, ScoringMode, score};
 use prefopt_models::transformer::Transformer;
@@ -174,7 +174,9 @@ fn soft_tokens_condition_generation_as_they_condition_scoring() {
     let prompt = [1, 10, 11];
     let candidates = vec![vec![5, 6, 2], vec![9, 2], vec![20, 21, 2]];
     let trie = PrefixTrie::new(candidates.iter().map(Vec::as_slice));
-    let soft_values: Vec<f32> = (0..2 * d).map(|i| ((i * 37 % 17) as f32 - 8.0) / 4.0).collect();
+    let soft_values: Vec<f32> = (0..2 * d)
+        .map(|i| ((i * 37 % 17) as f32 - 8.0) / 4.0)
+        .collect();
     let soft = Tensor::<2>::from_data(TensorData::new(soft_values, [2, d]), &model.device());
     let scores = score(
         &model,
@@ -187,23 +189,23 @@ fn soft_tokens_condition_generation_as_they_condition_scoring() {
         0,
     )
     .unwrap();
-    let exact: Vec<f64> = scores.logps.to_data().convert::<f64>().try_to_vec().unwrap();
+    let exact: Vec<f64> = scores
+        .logps
+        .to_data()
+        .convert::<f64>()
+        .try_to_vec()
+        .unwrap();
     let config = GenerateConfig {
         beams: 3,
         max_tokens: 6,
     };
-    let with = generate_with_soft_tokens(
-        &model,
-        &prompt,
-        Some(soft),
-        &config,
-        Some(&trie),
-        2,
-        0,
-    )
-    .unwrap();
+    let with =
+        generate_with_soft_tokens(&model, &prompt, Some(soft), &config, Some(&trie), 2, 0).unwrap();
     for generated in &with {
-        let index = candidates.iter().position(|c| *c == generated.tokens).unwrap();
+        let index = candidates
+            .iter()
+            .position(|c| *c == generated.tokens)
+            .unwrap();
         assert!(
             (generated.logp - exact[index]).abs() < 1e-4,
             "{} vs {}",

@@ -144,9 +144,9 @@ impl TensorFile {
                 .map(|b| f64::from(f32::from_le_bytes(b.try_into().expect("4 bytes"))))
                 .collect(),
             other => {
-                return Err(self.error(format!(
-                    "tensor `{name}` is {other:?}; f32 or f64 expected"
-                )));
+                return Err(
+                    self.error(format!("tensor `{name}` is {other:?}; f32 or f64 expected"))
+                );
             }
         };
         Ok((rows, columns, values))

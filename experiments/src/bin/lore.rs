@@ -16,5 +16,9 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    table_main(&cli.args, &[TableId::Lore], "LoRe: low-rank reward factorization")
+    table_main(
+        &cli.args,
+        &[TableId::Lore],
+        "LoRe: low-rank reward factorization",
+    )
 }

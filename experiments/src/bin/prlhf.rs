@@ -16,5 +16,9 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    table_main(&cli.args, &[TableId::Prlhf], "P-RLHF: personalized DPO on conflicting preferences")
+    table_main(
+        &cli.args,
+        &[TableId::Prlhf],
+        "P-RLHF: personalized DPO on conflicting preferences",
+    )
 }

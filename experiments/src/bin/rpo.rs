@@ -16,5 +16,9 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    table_main(&cli.args, &[TableId::Rpo], "RPO: relative preference optimization")
+    table_main(
+        &cli.args,
+        &[TableId::Rpo],
+        "RPO: relative preference optimization",
+    )
 }

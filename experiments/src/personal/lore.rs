@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array1, Array2, ArrayView2};
+use prefopt_data::WriteOptions;
 use prefopt_data::synthetic::{BasisRewardData, BasisRewardSpec};
 use prefopt_data::vectors::{CHOSEN_FEATURES, REJECTED_FEATURES, read_vectors};
-use prefopt_data::WriteOptions;
 use prefopt_eval::ranking::RankingMetrics;
 use prefopt_eval::stats::mean_ci;
 use prefopt_user_models::lore::{
@@ -95,7 +95,7 @@ impl LoreSettings {
         if !(0.0..1.0).contains(&self.unseen_fraction) || self.unseen_fraction == 0.0 {
             return bad("unseen_fraction must lie in (0, 1)");
         }
-        if self.steps == 0 || !(self.lr > 0.0) || !(self.independent_l2 > 0.0) {
+        if self.steps == 0 || !super::positive(self.lr) || !super::positive(self.independent_l2) {
             return bad("steps, lr and independent_l2 must be positive");
         }
         Ok(())
@@ -150,7 +150,10 @@ struct Truth {
     responses_per_prompt: usize,
 }
 
-fn load(context: &PersonalContext<'_>, settings: &LoreSettings) -> Result<(PerUser, PerUser, Option<Truth>, PathBuf)> {
+fn load(
+    context: &PersonalContext<'_>,
+    settings: &LoreSettings,
+) -> Result<(PerUser, PerUser, Option<Truth>, PathBuf)> {
     match &settings.data {
         Some(dir) => Ok((
             read_comparisons(&dir.join("train.parquet"))?,
@@ -245,10 +248,7 @@ pub fn run(context: &PersonalContext<'_>) -> Result<Section> {
         })
         .map(|(u, k, t)| {
             let pool: Vec<usize> = (0..train[&u].nrows()).collect();
-            let picked: Vec<usize> = pool
-                .sample(&mut rng, k.min(pool.len()))
-                .copied()
-                .collect();
+            let picked: Vec<usize> = pool.sample(&mut rng, k.min(pool.len())).copied().collect();
             ((u, k, t), picked)
         })
         .collect();
@@ -317,9 +317,8 @@ pub fn run(context: &PersonalContext<'_>) -> Result<Section> {
     }
 
     // Independent per-user rewards: seen users on their own train pairs, unseen on their shots.
-    let independent = |x: ArrayView2<'_, f64>| {
-        fit_independent_reward(x, settings.independent_l2, 1e-8, 200)
-    };
+    let independent =
+        |x: ArrayView2<'_, f64>| fit_independent_reward(x, settings.independent_l2, 1e-8, 200);
     let mut per_user = MethodResult {
         method: "per-user rewards".into(),
         settings: format!("L2 {}", settings.independent_l2),
@@ -330,7 +329,9 @@ pub fn run(context: &PersonalContext<'_>) -> Result<Section> {
     for u in &seen {
         let fit = independent(train[u].view())?;
         per_user.seen.push(accuracy_of(test[u].dot(&fit.theta)));
-        per_user.seen_train.push(accuracy_of(train[u].dot(&fit.theta)));
+        per_user
+            .seen_train
+            .push(accuracy_of(train[u].dot(&fit.theta)));
     }
     for &k in &settings.shots {
         let accuracies = unseen
@@ -496,13 +497,20 @@ fn report(
         let mut angle_rows = Vec::new();
         for (&rank, model) in models {
             let angles = principal_angles(model.basis.view(), truth.basis.view())?;
-            let covered: Vec<f64> = angles.iter().take(rank.min(truth.basis.ncols())).copied().collect();
+            let covered: Vec<f64> = angles
+                .iter()
+                .take(rank.min(truth.basis.ncols()))
+                .copied()
+                .collect();
             angle_rows.push(Row {
                 method: "LoRe".into(),
                 settings: format!("rank {rank}"),
                 metrics: BTreeMap::new(),
                 values: BTreeMap::from([
-                    ("largest angle (rad)".to_string(), covered.iter().fold(0.0, |a: f64, &b| a.max(b))),
+                    (
+                        "largest angle (rad)".to_string(),
+                        covered.iter().fold(0.0, |a: f64, &b| a.max(b)),
+                    ),
                     ("mean angle (rad)".to_string(), mean(&covered)),
                 ]),
                 versus_baseline: None,
@@ -534,14 +542,12 @@ fn report(
     }
 
     let mut series = Vec::new();
-    for r in results.iter().filter(|r| r.method != "LoRe" || r.settings == format!("rank {shot_rank}") || r.settings == "rank 2") {
+    for r in results.iter().filter(|r| {
+        r.method != "LoRe" || r.settings == format!("rank {shot_rank}") || r.settings == "rank 2"
+    }) {
         series.push(Series {
             name: format!("{} ({})", r.method, r.settings),
-            points: r
-                .unseen
-                .iter()
-                .map(|(&k, v)| (k as f64, mean(v)))
-                .collect(),
+            points: r.unseen.iter().map(|(&k, v)| (k as f64, mean(v))).collect(),
         });
     }
     let file = "lore_shots.svg".to_string();
@@ -613,7 +619,18 @@ fn reranking(
     let mut rows = Vec::new();
     let candidates: Vec<(String, &LoreModel)> = [1, shot_rank]
         .iter()
-        .filter_map(|r| models.get(r).map(|m| (if *r == 1 { "shared BT".to_string() } else { format!("LoRe rank {r}") }, m)))
+        .filter_map(|r| {
+            models.get(r).map(|m| {
+                (
+                    if *r == 1 {
+                        "shared BT".to_string()
+                    } else {
+                        format!("LoRe rank {r}")
+                    },
+                    m,
+                )
+            })
+        })
         .collect();
     for (name, model) in candidates {
         let rank = model.basis.ncols();

@@ -17,3 +17,8 @@ pub struct PersonalContext<'a> {
     pub config: &'a ExperimentConfig,
     pub out: &'a Path,
 }
+
+/// A finite value above zero (NaN is not).
+pub(crate) fn positive(value: f64) -> bool {
+    value.is_finite() && value > 0.0
+}

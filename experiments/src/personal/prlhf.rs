@@ -13,12 +13,12 @@ use burn::tensor::Tensor;
 use prefopt_data::synthetic::ConflictingSpec;
 use prefopt_data::{PreferenceDataset, PreferenceRecord, ReadOptions, WriteOptions};
 use prefopt_eval::stats::mean_ci;
+use prefopt_models::ModelError;
 use prefopt_models::generate::{GenerateConfig, generate_with_soft_tokens};
 use prefopt_models::scoring::{ScoreItem, score};
 use prefopt_models::tokenizer::{EncodedExample, Tokenizer};
 use prefopt_models::train::{PreferenceTask, Task, TrainConfig, train};
 use prefopt_models::transformer::Transformer;
-use prefopt_models::ModelError;
 use prefopt_objectives::ObjectiveConfig;
 use prefopt_objectives::personal::pdpo::PdpoConfig;
 use prefopt_user_models::prlhf::{UserInit, UserModel, UserModelConfig, UserModelKind};
@@ -116,7 +116,7 @@ impl PrlhfSettings {
                 "prlhf.user_tokens must list counts ≥ 1".into(),
             ));
         }
-        if !(self.beta > 0.0) || self.max_tokens == 0 {
+        if !super::positive(self.beta) || self.max_tokens == 0 {
             return Err(ExperimentError::Invalid(
                 "prlhf.beta and prlhf.max_tokens must be positive".into(),
             ));
@@ -169,7 +169,13 @@ impl Task<PersonalizedPolicy> for PdpoTask<'_> {
                 responses: &examples[i].responses,
             })
             .collect();
-        let scores = score(&model.policy, &items, self.inner.mode, Some(soft), self.inner.pad)?;
+        let scores = score(
+            &model.policy,
+            &items,
+            self.inner.mode,
+            Some(soft),
+            self.inner.pad,
+        )?;
         let input = self.inner.logps(&scores, indices)?;
         let output = self.inner.objective.compute(&input)?;
         Ok((output.loss.clone(), output.metrics().values))
@@ -229,7 +235,9 @@ fn load(context: &PersonalContext<'_>, settings: &PrlhfSettings) -> Result<Confl
     }
     let shift = |mut records: Vec<PreferenceRecord>| -> Result<Vec<PreferenceRecord>> {
         for (row, record) in records.iter_mut().enumerate() {
-            let user = record.user_id.filter(|&u| u >= 0 && (u as usize) < ids.len());
+            let user = record
+                .user_id
+                .filter(|&u| u >= 0 && (u as usize) < ids.len());
             let Some(user) = user else {
                 return Err(ExperimentError::Invalid(format!(
                     "{}: row {row} has user_id {:?}, not listed in users.parquet",
@@ -308,7 +316,10 @@ pub fn run(context: &PersonalContext<'_>) -> Result<Section> {
         &logs,
         "prlhf-sft",
     )?;
-    eprintln!("  P-RLHF SFT on {} chosen responses ({sft_seconds:.1} s)", train.len());
+    eprintln!(
+        "  P-RLHF SFT on {} chosen responses ({sft_seconds:.1} s)",
+        train.len()
+    );
     let none = |_: &[usize]| Ok(None);
     let train_reference = policy.logps(&sft, &train, 64, &none)?;
     let test_reference = policy.logps(&sft, &test, 64, &none)?;
@@ -352,8 +363,11 @@ impl Experiment<'_> {
     }
 
     fn train_config(&self, name: &str) -> Result<TrainConfig> {
-        let mut config =
-            RecPipeline::log_config(&self.settings.train, Some(&self.context.out.join("logs")), name)?;
+        let mut config = RecPipeline::log_config(
+            &self.settings.train,
+            Some(&self.context.out.join("logs")),
+            name,
+        )?;
         config.seed ^= self.context.config.seed;
         Ok(config)
     }
@@ -404,14 +418,29 @@ impl Experiment<'_> {
             .with_beta(self.settings.beta)
             .check()?;
         let reference = prefopt_models::train::ReferenceLogps(self.train_reference.clone());
-        let task = PreferenceTask::new(&self.train, objective.as_ref(), Some(&reference), self.policy.pad());
+        let task = PreferenceTask::new(
+            &self.train,
+            objective.as_ref(),
+            Some(&reference),
+            self.policy.pad(),
+        );
         let config = self.train_config("prlhf-dpo")?;
-        let outcome = train(self.sft.clone(), &task, &config, &self.policy.description()?, None)?;
+        let outcome = train(
+            self.sft.clone(),
+            &task,
+            &config,
+            &self.policy.description()?,
+            None,
+        )?;
         let seconds = start.elapsed().as_secs_f64();
         let model = outcome.model.valid();
         let none = |_: &[usize]| Ok(None);
         let logps = self.policy.logps(&model, &self.test, 64, &none)?;
-        let correct = correct(&reward_margins(&logps, &self.test_reference, self.settings.beta));
+        let correct = correct(&reward_margins(
+            &logps,
+            &self.test_reference,
+            self.settings.beta,
+        ));
         let words = self.generated_words(&model, &|_| Ok(None))?;
         Ok(Evaluated {
             method: "DPO".into(),
@@ -449,7 +478,11 @@ impl Experiment<'_> {
             ..e.clone()
         }));
         let reference = prefopt_models::train::ReferenceLogps(
-            self.train_reference.iter().chain(&self.train_reference).cloned().collect(),
+            self.train_reference
+                .iter()
+                .chain(&self.train_reference)
+                .cloned()
+                .collect(),
         );
         let objective = ObjectiveConfig::Pdpo(PdpoConfig {
             beta: self.settings.beta,
@@ -458,25 +491,42 @@ impl Experiment<'_> {
         })
         .check()?;
         let task = PdpoTask {
-            inner: PreferenceTask::new(&examples, objective.as_ref(), Some(&reference), self.policy.pad()),
+            inner: PreferenceTask::new(
+                &examples,
+                objective.as_ref(),
+                Some(&reference),
+                self.policy.pad(),
+            ),
         };
         let kind_name = match kind {
             UserModelKind::Individual { .. } => "individual".to_string(),
             UserModelKind::Cluster { n_clusters } => format!("cluster {n_clusters}"),
         };
-        let name = format!("prlhf-pdpo-{}-t{tokens}-a{alpha}", kind_name.replace(' ', ""));
+        let name = format!(
+            "prlhf-pdpo-{}-t{tokens}-a{alpha}",
+            kind_name.replace(' ', "")
+        );
         let config = self.train_config(&name)?;
         let model = PersonalizedPolicy {
             policy: self.sft.clone(),
             users,
         };
-        let description = format!("{}+{}", self.policy.description()?, serde_json::to_string(&user_config).map_err(|e| ExperimentError::Invalid(e.to_string()))?);
+        let description = format!(
+            "{}+{}",
+            self.policy.description()?,
+            serde_json::to_string(&user_config)
+                .map_err(|e| ExperimentError::Invalid(e.to_string()))?
+        );
         let outcome = train(model, &task, &config, &description, None)?;
         let seconds = start.elapsed().as_secs_f64();
         let model = outcome.model.valid();
-        model
-            .users
-            .save(&self.context.out.join("logs").join(format!("{name}.users.safetensors")))?;
+        model.users.save(
+            &self
+                .context
+                .out
+                .join("logs")
+                .join(format!("{name}.users.safetensors")),
+        )?;
         let soft = |ids: Vec<usize>| -> Result<Option<Tensor<3>>> {
             Ok(Some(model.users.embeddings(&ids)?))
         };
@@ -489,7 +539,10 @@ impl Experiment<'_> {
             let [_, t, d] = model.users.embeddings(&[user])?.dims();
             Ok(Some(model.users.embeddings(&[user])?.reshape([t, d])))
         })?;
-        let cluster_weight = match model.users.cluster_weights(&(1..=n_users).collect::<Vec<_>>())? {
+        let cluster_weight = match model
+            .users
+            .cluster_weights(&(1..=n_users).collect::<Vec<_>>())?
+        {
             Some(weights) => {
                 let values: Vec<f64> = weights
                     .into_data()
@@ -512,7 +565,11 @@ impl Experiment<'_> {
             method: format!("P-DPO {kind_name}"),
             settings: format!("α {alpha}, T_u {tokens}"),
             correct: correct(&reward_margins(&own_logps, &self.test_reference, beta)),
-            generic: Some(correct(&reward_margins(&generic_logps, &self.test_reference, beta))),
+            generic: Some(correct(&reward_margins(
+                &generic_logps,
+                &self.test_reference,
+                beta,
+            ))),
             words,
             cluster_weight,
             seconds,
@@ -551,7 +608,9 @@ impl Experiment<'_> {
             );
         }
         let (long_rows, short_rows) = self.groups();
-        let pick = |values: &[f64], rows: &[usize]| -> Vec<f64> { rows.iter().map(|&i| values[i]).collect() };
+        let pick = |values: &[f64], rows: &[usize]| -> Vec<f64> {
+            rows.iter().map(|&i| values[i]).collect()
+        };
         let columns = [
             "acc long group",
             "acc short group",
@@ -566,12 +625,21 @@ impl Experiment<'_> {
         let mut rows = Vec::new();
         for run in &runs {
             let mut metrics = BTreeMap::new();
-            metrics.insert(columns[0].to_string(), mean_ci(&pick(&run.correct, &long_rows))?);
-            metrics.insert(columns[1].to_string(), mean_ci(&pick(&run.correct, &short_rows))?);
+            metrics.insert(
+                columns[0].to_string(),
+                mean_ci(&pick(&run.correct, &long_rows))?,
+            );
+            metrics.insert(
+                columns[1].to_string(),
+                mean_ci(&pick(&run.correct, &short_rows))?,
+            );
             metrics.insert(columns[2].to_string(), mean_ci(&run.correct)?);
             if let Some(generic) = &run.generic {
                 metrics.insert(columns[3].to_string(), mean_ci(&pick(generic, &long_rows))?);
-                metrics.insert(columns[4].to_string(), mean_ci(&pick(generic, &short_rows))?);
+                metrics.insert(
+                    columns[4].to_string(),
+                    mean_ci(&pick(generic, &short_rows))?,
+                );
             }
             metrics.insert(columns[5].to_string(), mean_ci(&run.words.0)?);
             metrics.insert(columns[6].to_string(), mean_ci(&run.words.1)?);
@@ -583,7 +651,10 @@ impl Experiment<'_> {
                 versus_baseline: if run.method == "DPO" {
                     None
                 } else {
-                    Some(prefopt_eval::stats::paired_test(&run.correct, &dpo.correct)?)
+                    Some(prefopt_eval::stats::paired_test(
+                        &run.correct,
+                        &dpo.correct,
+                    )?)
                 },
             });
         }

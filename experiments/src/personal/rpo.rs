@@ -14,11 +14,11 @@ use prefopt_data::synthetic::PromptFamilySpec;
 use prefopt_data::vectors::{PROMPT_EMBEDDING, read_vectors};
 use prefopt_data::{PreferenceDataset, PreferenceRecord, ReadOptions, WriteOptions};
 use prefopt_eval::stats::{mean_ci, paired_test};
+use prefopt_models::ModelError;
 use prefopt_models::scoring::{ScoreItem, ScoringMode, score};
 use prefopt_models::tokenizer::EncodedExample;
 use prefopt_models::train::{PreferenceTask, ReferenceLogps, Task, TrainConfig, train};
 use prefopt_models::transformer::Transformer;
-use prefopt_models::ModelError;
 use prefopt_objectives::ObjectiveConfig;
 use prefopt_objectives::kto::UnpairedLogps;
 use prefopt_objectives::personal::rpo::{Rpo, RpoConfig, RpoVariant};
@@ -74,9 +74,9 @@ impl Default for RpoSettings {
     fn default() -> Self {
         Self {
             data: None,
-            families: 8,
-            prompts_per_family: 12,
-            pairs_per_prompt: 4,
+            families: 10,
+            prompts_per_family: 20,
+            pairs_per_prompt: 3,
             preset: "tiny".into(),
             vocab_size: 600,
             sft: TrainConfig {
@@ -104,12 +104,12 @@ impl Default for RpoSettings {
 
 impl RpoSettings {
     pub fn check(&self) -> Result<()> {
-        if self.temperatures.is_empty() || self.temperatures.iter().any(|t| !(*t > 0.0)) {
+        if self.temperatures.is_empty() || self.temperatures.iter().any(|&t| !super::positive(t)) {
             return Err(ExperimentError::Invalid(
                 "rpo.temperatures must list values > 0".into(),
             ));
         }
-        if self.batch_sizes.contains(&0) || !(self.beta > 0.0) {
+        if self.batch_sizes.contains(&0) || !super::positive(self.beta) {
             return Err(ExperimentError::Invalid(
                 "rpo.batch_sizes must be ≥ 1 and rpo.beta > 0".into(),
             ));
@@ -154,7 +154,8 @@ impl Task<Transformer> for UnpairedRpoTask<'_> {
         let device = scores.logps.device();
         let dtype = scores.logps.dtype();
         let floats = |values: Vec<f64>, shape: [usize; 2]| {
-            Tensor::<2>::from_data(TensorData::new(values, shape), (&device, DType::F64)).cast(dtype)
+            Tensor::<2>::from_data(TensorData::new(values, shape), (&device, DType::F64))
+                .cast(dtype)
         };
         let width = self.embeddings.first().map_or(0, Vec::len);
         let input = UnpairedLogps {
@@ -162,7 +163,13 @@ impl Task<Transformer> for UnpairedRpoTask<'_> {
             reference: floats(indices.iter().map(|&i| self.reference[i]).collect(), [n, 1])
                 .reshape([n]),
             desirable: Tensor::<1, Bool>::from_data(
-                TensorData::new(indices.iter().map(|&i| self.desirable[i]).collect::<Vec<_>>(), [n]),
+                TensorData::new(
+                    indices
+                        .iter()
+                        .map(|&i| self.desirable[i])
+                        .collect::<Vec<_>>(),
+                    [n],
+                ),
                 &device,
             ),
             prompt_embeddings: Some(floats(
@@ -175,7 +182,17 @@ impl Task<Transformer> for UnpairedRpoTask<'_> {
             kl_policy: None,
             kl_reference: None,
         };
-        let output = self.objective.compute_unpaired(&input).map_err(ModelError::from)?;
+        let one_sided = indices.iter().all(|&i| self.desirable[i])
+            || indices.iter().all(|&i| !self.desirable[i]);
+        if one_sided {
+            // The official loop skips a batch without both sides (RPO's loss is a constant 0
+            // there); a 0 tied to the policy makes the update carry zero gradients instead.
+            return Ok((input.policy.sum().mul_scalar(0.0).reshape([1]), Vec::new()));
+        }
+        let output = self
+            .objective
+            .compute_unpaired(&input)
+            .map_err(ModelError::from)?;
         Ok((output.loss, Vec::new()))
     }
 }
@@ -258,12 +275,17 @@ pub fn run(context: &PersonalContext<'_>) -> Result<Section> {
         &context.out.join("logs"),
         "rpo-sft",
     )?;
-    eprintln!("  RPO SFT on {} chosen responses ({sft_seconds:.1} s)", train.len());
+    eprintln!(
+        "  RPO SFT on {} chosen responses ({sft_seconds:.1} s)",
+        train.len()
+    );
     let train_embeddings = match settings.embeddings {
         EmbeddingSource::Dataset => train_split.embeddings,
         EmbeddingSource::Policy => {
             let prompts: Vec<&[u32]> = train.iter().map(|e| e.prompt.as_slice()).collect();
-            sft.clone().valid().mean_prompt_states(&prompts, policy.pad())?
+            sft.clone()
+                .valid()
+                .mean_prompt_states(&prompts, policy.pad())?
         }
     };
     let none = |_: &[usize]| Ok(None);
@@ -317,14 +339,24 @@ impl Experiment<'_> {
         let start = Instant::now();
         let objective = objective.with_beta(self.settings.beta).check()?;
         let reference = ReferenceLogps(self.train_reference.clone());
-        let mut task =
-            PreferenceTask::new(&self.train, objective.as_ref(), Some(&reference), self.policy.pad());
+        let mut task = PreferenceTask::new(
+            &self.train,
+            objective.as_ref(),
+            Some(&reference),
+            self.policy.pad(),
+        );
         if embeddings {
             task = task.with_prompt_embeddings(&self.train_embeddings);
         }
         let name = format!("rpo-{method}-{settings}").replace([' ', ',', '=', 'τ', 'γ'], "");
         let config = self.config(&name, batch_size)?;
-        let outcome = train(self.sft.clone(), &task, &config, &self.policy.description()?, None)?;
+        let outcome = train(
+            self.sft.clone(),
+            &task,
+            &config,
+            &self.policy.description()?,
+            None,
+        )?;
         let (correct, margins) = self.evaluate(&outcome.model)?;
         Ok(Evaluated {
             method: method.into(),
@@ -352,7 +384,9 @@ impl Experiment<'_> {
                 ));
             }
         }
-        singles.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(self.context.config.seed));
+        singles.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(
+            self.context.config.seed,
+        ));
         let examples: Vec<EncodedExample> = singles.iter().map(|s| s.0.clone()).collect();
         let desirable: Vec<bool> = singles.iter().map(|s| s.1).collect();
         let reference: Vec<f64> = singles.iter().map(|s| s.2).collect();
@@ -373,7 +407,13 @@ impl Experiment<'_> {
         };
         // Two singles per triplet: twice the micro-batch keeps the updates per epoch equal.
         let config = self.config(&format!("rpo-unpaired-t{temperature}"), 2 * batch_size)?;
-        let outcome = train(self.sft.clone(), &task, &config, &self.policy.description()?, None)?;
+        let outcome = train(
+            self.sft.clone(),
+            &task,
+            &config,
+            &self.policy.description()?,
+            None,
+        )?;
         let (correct, margins) = self.evaluate(&outcome.model)?;
         Ok(Evaluated {
             method: "RPO unpaired".into(),
@@ -607,7 +647,8 @@ impl Experiment<'_> {
                     order.shuffle(&mut rng);
                     let batch = &order[..size];
                     for &i in batch {
-                        let logits: Vec<f64> = batch.iter().map(|&j| -distance(i, j) / tau).collect();
+                        let logits: Vec<f64> =
+                            batch.iter().map(|&j| -distance(i, j) / tau).collect();
                         let max = logits.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
                         let total: f64 = logits.iter().map(|l| (l - max).exp()).sum();
                         diagonal.push((-distance(i, i) / tau - max).exp() / total);
@@ -617,22 +658,31 @@ impl Experiment<'_> {
                             .map(|&j| distance(i, j))
                             .collect();
                         let mean_distance = mean(&others);
-                        predicted.push(
-                            1.0 / (1.0 + (size as f64 - 1.0) * (-mean_distance / tau).exp()),
-                        );
+                        predicted
+                            .push(1.0 / (1.0 + (size as f64 - 1.0) * (-mean_distance / tau).exp()));
                     }
                 }
                 if tau == s.temperatures[0] && size == 2 {
                     at_extremes.0 = diagonal.clone();
                 }
-                if tau == s.temperatures[0] && size == *sizes.iter().filter(|&&n| n <= self.train.len()).max().unwrap_or(&2) {
+                if tau == s.temperatures[0]
+                    && size
+                        == *sizes
+                            .iter()
+                            .filter(|&&n| n <= self.train.len())
+                            .max()
+                            .unwrap_or(&2)
+                {
                     at_extremes.1 = diagonal.clone();
                 }
                 points.push((size as f64, mean(&diagonal)));
                 rows.push(Row {
                     method: format!("τ {tau}"),
                     settings: format!("B {size}"),
-                    metrics: BTreeMap::from([("diagonal weight w_ii".to_string(), mean_ci(&diagonal)?)]),
+                    metrics: BTreeMap::from([(
+                        "diagonal weight w_ii".to_string(),
+                        mean_ci(&diagonal)?,
+                    )]),
                     values: BTreeMap::from([
                         ("unrelated-prompt prediction".to_string(), mean(&predicted)),
                         ("1/B".to_string(), 1.0 / size as f64),

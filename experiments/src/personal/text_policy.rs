@@ -145,5 +145,8 @@ pub fn reward_margins(policy: &[Vec<f64>], reference: &[Vec<f64>], beta: f64) ->
 
 /// 1 where the margin is positive (the reward orders the pair correctly), else 0.
 pub fn correct(margins: &[f64]) -> Vec<f64> {
-    margins.iter().map(|&m| f64::from(u8::from(m > 0.0))).collect()
+    margins
+        .iter()
+        .map(|&m| f64::from(u8::from(m > 0.0)))
+        .collect()
 }

@@ -48,7 +48,11 @@ impl Table {
         }
         let with_delta = !self.compared.is_empty();
         if with_delta {
-            let _ = write!(out, " Δ{} vs {} (95% CI, p) |", self.compared, self.baseline);
+            let _ = write!(
+                out,
+                " Δ{} vs {} (95% CI, p) |",
+                self.compared, self.baseline
+            );
         }
         let _ = write!(out, "\n|---|---|");
         for _ in &self.columns {

@@ -90,7 +90,8 @@ impl PromptFamilySpec {
         }
         if !(0.0..=1.0).contains(&self.signal)
             || !(0.0..1.0).contains(&self.test_fraction)
-            || !(self.embedding_noise >= 0.0)
+            || self.embedding_noise.is_nan()
+            || self.embedding_noise < 0.0
         {
             return Err(DataError::parameter(
                 "synthetic",
@@ -134,8 +135,7 @@ impl PromptFamilySpec {
                 let is_test = prompt_index >= self.prompts_per_family - held_out;
                 for _ in 0..self.pairs_per_prompt {
                     let mut response = |marked: &[&String]| {
-                        let count =
-                            rng.random_range(self.response_words.0..=self.response_words.1);
+                        let count = rng.random_range(self.response_words.0..=self.response_words.1);
                         let words: Vec<&str> = (0..count)
                             .map(|_| {
                                 if rng.random::<f64>() < self.signal {
@@ -156,9 +156,17 @@ impl PromptFamilySpec {
                         ..PreferenceRecord::default()
                     };
                     let (records, embeddings, families) = if is_test {
-                        (&mut data.test, &mut data.test_embeddings, &mut data.test_families)
+                        (
+                            &mut data.test,
+                            &mut data.test_embeddings,
+                            &mut data.test_families,
+                        )
                     } else {
-                        (&mut data.train, &mut data.train_embeddings, &mut data.train_families)
+                        (
+                            &mut data.train,
+                            &mut data.train_embeddings,
+                            &mut data.train_families,
+                        )
                     };
                     records.push(record);
                     embeddings.push(embedding.clone());
@@ -199,7 +207,10 @@ mod tests {
         let spec = PromptFamilySpec::default();
         let data = spec.generate().unwrap();
         let per_family = spec.prompts_per_family * spec.pairs_per_prompt;
-        assert_eq!(data.train.len() + data.test.len(), spec.families * per_family);
+        assert_eq!(
+            data.train.len() + data.test.len(),
+            spec.families * per_family
+        );
         assert_eq!(data.test.len(), spec.families * 3 * spec.pairs_per_prompt);
         assert_eq!(data.train_embeddings.len(), data.train.len());
         // Same-family embeddings are closer than other families' (cosine).
@@ -220,11 +231,27 @@ mod tests {
             }
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        assert!(mean(&same) > 0.8 && mean(&other).abs() < 0.3, "{} {}", mean(&same), mean(&other));
+        assert!(
+            mean(&same) > 0.8 && mean(&other).abs() < 0.3,
+            "{} {}",
+            mean(&same),
+            mean(&other)
+        );
         // Test prompts are new prompts of known families.
         let train_prompts: std::collections::HashSet<&str> =
             data.train.iter().map(|r| r.prompt.as_str()).collect();
-        assert!(data.test.iter().all(|r| !train_prompts.contains(r.prompt.as_str())));
-        assert!(PromptFamilySpec { prompts_per_family: 1, ..spec }.generate().is_err());
+        assert!(
+            data.test
+                .iter()
+                .all(|r| !train_prompts.contains(r.prompt.as_str()))
+        );
+        assert!(
+            PromptFamilySpec {
+                prompts_per_family: 1,
+                ..spec
+            }
+            .generate()
+            .is_err()
+        );
     }
 }

@@ -268,11 +268,15 @@ impl<'a> PreferenceTask<'a> {
             if let Some(position) = rows.iter().position(|r| r.len() != width || width == 0) {
                 return Err(ModelError::example(
                     indices[position],
-                    format!("a prompt embedding of {} values, others have {width}", rows[position].len()),
+                    format!(
+                        "a prompt embedding of {} values, others have {width}",
+                        rows[position].len()
+                    ),
                 ));
             }
             let grid: Vec<f64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
-            input = input.with_prompt_embeddings(float_tensor::<2>(grid, [b, width], &device, dtype));
+            input =
+                input.with_prompt_embeddings(float_tensor::<2>(grid, [b, width], &device, dtype));
         }
         let l = scores.token_logps.dims()[2];
         let tokens = scores.token_logps.clone();

@@ -188,7 +188,10 @@ impl Transformer {
     /// carries no `prompt_embedding`). Computed without building a graph; constants.
     pub fn mean_prompt_states(&self, prompts: &[&[u32]], pad: u32) -> Result<Vec<Vec<f64>>> {
         if let Some(index) = prompts.iter().position(|p| p.is_empty()) {
-            return Err(ModelError::example(index, "an empty prompt has no hidden states"));
+            return Err(ModelError::example(
+                index,
+                "an empty prompt has no hidden states",
+            ));
         }
         let len = prompts.iter().map(|p| p.len()).max().unwrap_or(0);
         let mut packed = PackedBatch::new(prompts.len(), len, 0, pad);

@@ -18,7 +18,9 @@ impl LoreModel {
                 name,
                 rows: array.nrows(),
                 columns: array.ncols(),
-                values: array.as_slice().expect("standard-layout arrays are contiguous"),
+                values: array
+                    .as_slice()
+                    .expect("standard-layout arrays are contiguous"),
                 dtype: Dtype::F64,
             }
         }

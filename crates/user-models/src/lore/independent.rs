@@ -56,8 +56,7 @@ pub fn fit_independent_reward(
     }
     let n = m as f64;
     let objective = |theta: &Array1<f64>| {
-        -x.dot(theta).iter().map(|&r| log_sigmoid(r)).sum::<f64>() / n
-            + 0.5 * l2 * theta.dot(theta)
+        -x.dot(theta).iter().map(|&r| log_sigmoid(r)).sum::<f64>() / n + 0.5 * l2 * theta.dot(theta)
     };
     let mut theta = Array1::<f64>::zeros(f);
     for iteration in 0..=max_iterations {
@@ -76,9 +75,7 @@ pub fn fit_independent_reward(
         }
         let curvature = margins.mapv(|r| sigmoid(r) * sigmoid(-r) / n);
         let hessian = Mat::<f64>::from_fn(f, f, |i, j| {
-            let data: f64 = (0..m)
-                .map(|k| curvature[k] * x[(k, i)] * x[(k, j)])
-                .sum();
+            let data: f64 = (0..m).map(|k| curvature[k] * x[(k, i)] * x[(k, j)]).sum();
             data + if i == j { l2 } else { 0.0 }
         });
         let rhs = Mat::<f64>::from_fn(f, 1, |i, _| gradient[i]);

@@ -125,12 +125,14 @@ impl UserModel {
                     .into_iter()
                     .map(|i| i as i64)
                     .collect();
-                let picks = Tensor::<1, Int>::from_data(TensorData::new(picks, [rows]), device);
-                embeddings
-                    .clone()
-                    .detach()
-                    .select(0, picks)
-                    .to_device(device)
+                let picks = Tensor::<1, Int>::from_data(
+                    TensorData::new(picks, [rows]),
+                    &embeddings.device(),
+                );
+                // Through the host, so the table is a fresh leaf even when the vocabulary is a
+                // trained (autodiff) parameter.
+                let rows = embeddings.clone().detach().select(0, picks).into_data();
+                Tensor::from_data(rows, device)
             }
         };
         let user_logits = match config.kind {
