@@ -104,6 +104,25 @@ impl DataError {
         }
     }
 
+    /// The index of `column` in `schema`, or a [`DataError::MissingColumn`] listing the
+    /// columns the file has.
+    pub(crate) fn column_index(
+        path: &Path,
+        schema: &arrow::datatypes::Schema,
+        column: &str,
+    ) -> Result<usize> {
+        schema.index_of(column).map_err(|_| Self::MissingColumn {
+            path: path.to_path_buf(),
+            column: column.to_string(),
+            found: schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+
     pub(crate) fn invalid_row(
         path: &Path,
         row: u64,

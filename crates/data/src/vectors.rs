@@ -122,18 +122,7 @@ pub fn read_vectors(
             .collect();
         let mut indices = Vec::with_capacity(wanted.len());
         for name in &wanted {
-            let index = schema
-                .index_of(name)
-                .map_err(|_| DataError::MissingColumn {
-                    path: file.clone(),
-                    column: name.to_string(),
-                    found: schema
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?;
+            let index = DataError::column_index(&file, &schema, name)?;
             indices.push(index);
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices);

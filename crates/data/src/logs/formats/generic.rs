@@ -258,18 +258,7 @@ fn for_each_parquet_batch(
     let schema = builder.schema().clone();
     let mut roots = Vec::with_capacity(wanted.len());
     for (name, role) in wanted {
-        let index = schema
-            .index_of(name)
-            .map_err(|_| DataError::MissingColumn {
-                path: path.to_path_buf(),
-                column: name.to_string(),
-                found: schema
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
+        let index = DataError::column_index(path, &schema, name)?;
         let found = schema.field(index).data_type();
         if !role.accepts(found) {
             return Err(DataError::ColumnType {
