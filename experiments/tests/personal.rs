@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use prefopt_experiments::ExperimentConfig;
-use prefopt_experiments::personal::{PersonalContext, lore, prlhf};
+use prefopt_experiments::personal::{PersonalContext, lore, prlhf, rpo};
 use prefopt_experiments::report::Section;
 
 fn scratch(name: &str) -> PathBuf {
@@ -83,5 +83,46 @@ fn lore_at_the_true_rank_beats_one_shared_reward_for_seen_and_unseen_users() {
     let angles = &section.extra_tables[0];
     let largest = angles.rows[1].values["largest angle (rad)"];
     assert!(largest < 0.2, "rank-3 basis vs the true one: {largest} rad");
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn rpo_runs_on_policy_embeddings_and_its_diagonal_weight_shrinks_with_the_batch() {
+    let out = scratch("rpo");
+    let mut config = ExperimentConfig::default();
+    config.rpo.families = 4;
+    config.rpo.prompts_per_family = 6;
+    config.rpo.pairs_per_prompt = 2;
+    config.rpo.temperatures = vec![0.5];
+    config.rpo.batch_sizes = vec![];
+    config.rpo.train.epochs = 1;
+    config.rpo.embeddings = rpo::EmbeddingSource::Policy;
+    let section = rpo::run(&PersonalContext {
+        config: &config,
+        out: &out,
+    })
+    .unwrap();
+    for method in [
+        "DPO",
+        "RPO paired",
+        "RPO uniform",
+        "RPO diagonal",
+        "RPO unpaired",
+    ] {
+        let accuracy = metric(&section, method, "", "held-out acc");
+        assert!((0.0..=1.0).contains(&accuracy), "{method}: {accuracy}");
+    }
+    // With the policy's mean hidden states as embeddings, w_ii still falls as B grows.
+    let shrink = section
+        .claims
+        .iter()
+        .find(|c| c.statement.contains("effective β"))
+        .unwrap();
+    assert_eq!(
+        shrink.verdict,
+        prefopt_experiments::report::Verdict::Holds,
+        "{}",
+        shrink.evidence
+    );
     std::fs::remove_dir_all(&out).unwrap();
 }
