@@ -375,3 +375,41 @@ fn clones_of_one_model_train_in_parallel_as_they_do_alone() {
         }
     }
 }
+
+/// A task whose batches have nothing to learn from: a constant loss with no graph.
+struct ConstantLoss(usize);
+
+impl prefopt_models::train::Task<Transformer> for ConstantLoss {
+    fn len(&self) -> usize {
+        self.0
+    }
+
+    fn loss(
+        &self,
+        model: &Transformer,
+        _indices: &[usize],
+    ) -> prefopt_models::Result<(burn::tensor::Tensor<1>, Vec<(String, f64)>)> {
+        Ok((
+            burn::tensor::Tensor::<1>::zeros([1], &model.device()),
+            Vec::new(),
+        ))
+    }
+}
+
+#[test]
+fn a_constant_loss_adds_no_gradient_instead_of_panicking() {
+    let fixture = Fixture::new();
+    let model = fixture.model();
+    let before = named_values(&model);
+    let config = TrainConfig {
+        batch_size: 4,
+        ..TrainConfig::default()
+    };
+    let outcome = train(model, &ConstantLoss(12), &config, "constant", None).unwrap();
+    assert_eq!(outcome.losses, vec![0.0; 3]);
+    assert_eq!(
+        named_values(&outcome.last),
+        before,
+        "no gradient, no update"
+    );
+}

@@ -193,11 +193,9 @@ struct Conflicting {
 }
 
 fn read_records(path: &std::path::Path) -> Result<Vec<PreferenceRecord>> {
-    let mut out = Vec::new();
-    for batch in PreferenceDataset::open(path)?.reader(ReadOptions::default()) {
-        out.extend(batch?);
-    }
-    Ok(out)
+    Ok(PreferenceDataset::open(path)?
+        .read_all(ReadOptions::default())?
+        .0)
 }
 
 fn load(context: &PersonalContext<'_>, settings: &PrlhfSettings) -> Result<Conflicting> {
@@ -229,19 +227,27 @@ fn load(context: &PersonalContext<'_>, settings: &PrlhfSettings) -> Result<Confl
     // The generator numbers users from 0; P-RLHF keeps 0 for the generic user, so known user
     // `u` of the files is user `u + 1` here.
     let ids = groups.ids.unwrap_or_default();
-    let mut prefers_short = vec![false; ids.iter().copied().max().unwrap_or(0).max(0) as usize + 2];
+    if let Some(&bad) = ids.iter().find(|&&id| id < 0) {
+        return Err(ExperimentError::Invalid(format!(
+            "{}: user_id {bad} in users.parquet is negative",
+            dir.display()
+        )));
+    }
+    let mut prefers_short = vec![false; ids.iter().copied().max().unwrap_or(0) as usize + 2];
+    let mut listed = vec![false; prefers_short.len()];
     for (row, &id) in ids.iter().enumerate() {
         prefers_short[id as usize + 1] = groups.columns[0].row(row)[0] > 0.5;
+        listed[id as usize + 1] = true;
     }
-    let shift = |mut records: Vec<PreferenceRecord>| -> Result<Vec<PreferenceRecord>> {
+    let shift = |file: &str, mut records: Vec<PreferenceRecord>| -> Result<Vec<PreferenceRecord>> {
         for (row, record) in records.iter_mut().enumerate() {
             let user = record
                 .user_id
-                .filter(|&u| u >= 0 && (u as usize) < ids.len());
+                .filter(|&u| u >= 0 && listed.get(u as usize + 1) == Some(&true));
             let Some(user) = user else {
                 return Err(ExperimentError::Invalid(format!(
-                    "{}: row {row} has user_id {:?}, not listed in users.parquet",
-                    dir.display(),
+                    "{}: row {row} has user_id {:?}, which users.parquet does not list",
+                    dir.join(file).display(),
                     record.user_id
                 )));
             };
@@ -250,8 +256,8 @@ fn load(context: &PersonalContext<'_>, settings: &PrlhfSettings) -> Result<Confl
         Ok(records)
     };
     Ok(Conflicting {
-        train: shift(read_records(&dir.join("train.parquet"))?)?,
-        test: shift(read_records(&dir.join("test.parquet"))?)?,
+        train: shift("train.parquet", read_records(&dir.join("train.parquet"))?)?,
+        test: shift("test.parquet", read_records(&dir.join("test.parquet"))?)?,
         prefers_short,
         dir,
     })
@@ -536,8 +542,9 @@ impl Experiment<'_> {
         let own_logps = self.policy.logps(&model.policy, &self.test, 64, &own)?;
         let generic_logps = self.policy.logps(&model.policy, &self.test, 64, &generic)?;
         let words = self.generated_words(&model.policy, &|user| {
-            let [_, t, d] = model.users.embeddings(&[user])?.dims();
-            Ok(Some(model.users.embeddings(&[user])?.reshape([t, d])))
+            let tokens = model.users.embeddings(&[user])?;
+            let [_, t, d] = tokens.dims();
+            Ok(Some(tokens.reshape([t, d])))
         })?;
         let cluster_weight = match model
             .users

@@ -121,7 +121,9 @@ impl RpoSettings {
 }
 
 /// Unpaired RPO: single (prompt, response) examples tagged chosen or rejected, batched as they
-/// come (so a batch's chosen and rejected responses mostly belong to different prompts).
+/// come (so a batch's chosen and rejected responses mostly belong to different prompts). A
+/// batch without both sides has a constant loss of 0, which the trainer skips, as the official
+/// loop does.
 pub struct UnpairedRpoTask<'a> {
     /// One response per example.
     pub examples: &'a [EncodedExample],
@@ -182,13 +184,6 @@ impl Task<Transformer> for UnpairedRpoTask<'_> {
             kl_policy: None,
             kl_reference: None,
         };
-        let one_sided = indices.iter().all(|&i| self.desirable[i])
-            || indices.iter().all(|&i| !self.desirable[i]);
-        if one_sided {
-            // The official loop skips a batch without both sides (RPO's loss is a constant 0
-            // there); a 0 tied to the policy makes the update carry zero gradients instead.
-            return Ok((input.policy.sum().mul_scalar(0.0).reshape([1]), Vec::new()));
-        }
         let output = self
             .objective
             .compute_unpaired(&input)
@@ -203,10 +198,7 @@ struct Split {
 }
 
 fn read_split(path: &std::path::Path) -> Result<Split> {
-    let mut records = Vec::new();
-    for batch in PreferenceDataset::open(path)?.reader(ReadOptions::default()) {
-        records.extend(batch?);
-    }
+    let (records, _) = PreferenceDataset::open(path)?.read_all(ReadOptions::default())?;
     let table = read_vectors(path, None, &[PROMPT_EMBEDDING])?;
     let column = &table.columns[0];
     let embeddings = (0..column.rows()).map(|r| column.row(r).to_vec()).collect();

@@ -136,7 +136,8 @@ pub trait Task<M> {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Mean loss over `indices` (differentiable with respect to the module's parameters) and
+    /// Mean loss over `indices` (differentiable with respect to the module's parameters; a
+    /// constant when the batch has nothing to learn from, which then adds no gradient) and
     /// named host-side metrics of the micro-batch.
     fn loss(&self, model: &M, indices: &[usize]) -> Result<(Tensor<1>, Vec<(String, f64)>)>;
 }
@@ -271,8 +272,12 @@ pub fn train<M: Module + 'static>(
             for (name, v) in micro_metrics {
                 *metrics.entry(name).or_default() += share * v;
             }
-            let grads = loss.mul_scalar(share).backward();
-            add_gradients(&mut gradients, gradients_by_path(&model, &grads));
+            // A constant loss (an objective that skips the batch, e.g. unpaired RPO without
+            // one of the two sides) has no graph: it counts in the loss but adds no gradient.
+            if loss.is_tracked() {
+                let grads = loss.mul_scalar(share).backward();
+                add_gradients(&mut gradients, gradients_by_path(&model, &grads));
+            }
         }
         let grad_norm = clip_global_norm(&mut gradients, config.max_grad_norm);
         let lr = schedule.lr(state.step);
