@@ -10,7 +10,7 @@ use std::fmt::Debug;
 use prefopt_data::{ItemId, PreferenceRecord};
 
 pub use item::ItemTokenizer;
-pub use text::TextTokenizer;
+pub use text::{SpecialTokenIds, TextTokenizer};
 
 use crate::error::{ModelError, Result};
 

@@ -23,6 +23,15 @@ const EOS_NAMES: &[&str] = &[
 ];
 const PAD_NAMES: &[&str] = &["<pad>", "<|pad|>", "<unk>", "<|endoftext|>"];
 
+/// Special-token ids a checkpoint's `config.json` names; the roles it leaves out are found by
+/// their usual spellings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpecialTokenIds {
+    pub bos: Option<u32>,
+    pub eos: Option<u32>,
+    pub pad: Option<u32>,
+}
+
 /// A `tokenizers` tokenizer with the roles of its special tokens resolved.
 #[derive(Clone, Debug)]
 pub struct TextTokenizer {
@@ -70,8 +79,35 @@ impl TextTokenizer {
         Self::from_tokenizer(inner)
     }
 
+    /// Loads a pretrained model's `tokenizer.json` with the special-token ids its config
+    /// names (a model without a padding token pads with its end-of-sequence token).
+    pub fn from_file_with(path: &Path, ids: SpecialTokenIds) -> Result<Self> {
+        let inner = tokenizers::Tokenizer::from_file(path)
+            .map_err(|e| ModelError::Tokenizer(format!("{}: {e}", path.display())))?;
+        let vocab = inner.get_vocab_size(true);
+        if let Some(id) = [ids.bos, ids.eos, ids.pad]
+            .into_iter()
+            .flatten()
+            .find(|&id| id as usize >= vocab)
+        {
+            return Err(ModelError::Tokenizer(format!(
+                "{}: special token id {id} is outside the vocabulary ({vocab})",
+                path.display()
+            )));
+        }
+        Self::resolve(inner, ids, true)
+    }
+
     /// Wraps a tokenizer, finding its special tokens by their usual spellings.
     pub fn from_tokenizer(inner: tokenizers::Tokenizer) -> Result<Self> {
+        Self::resolve(inner, SpecialTokenIds::default(), false)
+    }
+
+    fn resolve(
+        inner: tokenizers::Tokenizer,
+        ids: SpecialTokenIds,
+        pad_with_eos: bool,
+    ) -> Result<Self> {
         let find = |names: &[&str], role: &str| {
             names
                 .iter()
@@ -83,12 +119,30 @@ impl TextTokenizer {
                     ))
                 })
         };
-        let special = SpecialTokens {
-            pad: find(PAD_NAMES, "padding")?,
-            bos: find(BOS_NAMES, "beginning-of-sequence")?,
-            eos: find(EOS_NAMES, "end-of-sequence")?,
+        let bos = ids
+            .bos
+            .map_or_else(|| find(BOS_NAMES, "beginning-of-sequence"), Ok)?;
+        let eos = ids
+            .eos
+            .map_or_else(|| find(EOS_NAMES, "end-of-sequence"), Ok)?;
+        let pad = match ids.pad {
+            Some(pad) => pad,
+            None => match find(PAD_NAMES, "padding") {
+                Ok(pad) => pad,
+                Err(_) if pad_with_eos => eos,
+                Err(e) => return Err(e),
+            },
         };
-        Ok(Self { inner, special })
+        Ok(Self {
+            inner,
+            special: SpecialTokens { pad, bos, eos },
+        })
+    }
+
+    /// Token ids of `text`, no special tokens added (what `transformers` gives with
+    /// `add_special_tokens=False`).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        self.encode_text(text)
     }
 
     /// Writes the tokenizer as `tokenizer.json`.

@@ -3,33 +3,69 @@
 //! so the same model serves causal language modelling, shared-prefix scoring and generation.
 
 mod attention;
+mod cache;
 mod init;
+mod norm;
 mod packed;
+mod projection;
 
 use burn::module::{Module, Param};
-use burn::nn::{Embedding, LayerNorm, Linear};
-use burn::tensor::activation::gelu;
+use burn::nn::{Embedding, Linear};
+use burn::tensor::activation::{gelu, relu, silu};
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
-pub use attention::{Rotation, SelfAttention};
+pub use attention::{LayerCache, QkvProjection, Rotation, SelfAttention, SeparateQkv};
+pub use cache::KvCache;
+pub use norm::Norm;
 pub use packed::PackedBatch;
+pub use projection::{LoraAdapter, Projection};
 
-use crate::config::{PositionEncoding, TransformerConfig};
+pub(crate) use init::skeleton;
+
+use crate::config::{Activation, PositionEncoding, TransformerConfig};
 use crate::error::{ModelError, Result};
 
-/// The MLP of a block: `d → d_ff → d` with the exact (erf) GELU.
+/// The MLP of a block: `down(act(up(x)))`, or gated `down(act(gate(x)) · up(x))` (SwiGLU).
 #[derive(Module, Debug)]
 pub struct FeedForward {
-    pub up: Linear,
-    pub down: Linear,
+    pub up: Projection,
+    pub gate: Option<Projection>,
+    pub down: Projection,
+    #[module(skip)]
+    pub activation: Activation,
+}
+
+impl FeedForward {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let act = |t: Tensor<3>| match self.activation {
+            Activation::Gelu => gelu(t),
+            Activation::GeluTanh => gelu_tanh(t),
+            Activation::Silu => silu(t),
+            Activation::Relu => relu(t),
+        };
+        let hidden = match &self.gate {
+            Some(gate) => act(gate.forward(x.clone())) * self.up.forward(x),
+            None => act(self.up.forward(x)),
+        };
+        self.down.forward(hidden)
+    }
+}
+
+/// GPT-2's `gelu_new`: `x/2 · (1 + tanh(√(2/π)·(x + 0.044715·x³)))`. The cube is a product,
+/// not a `powf`, so negative inputs never meet a logarithm.
+fn gelu_tanh(x: Tensor<3>) -> Tensor<3> {
+    let sqrt_2_over_pi = (2.0 / std::f64::consts::PI).sqrt();
+    let cube = x.clone() * x.clone() * x.clone();
+    let inner = (x.clone() + cube.mul_scalar(0.044715)).mul_scalar(sqrt_2_over_pi);
+    (x * (inner.tanh() + 1.0)).mul_scalar(0.5)
 }
 
 /// One pre-norm block: `x + attn(norm(x))`, then `x + mlp(norm(x))`.
 #[derive(Module, Debug)]
 pub struct Block {
-    pub attention_norm: LayerNorm,
+    pub attention_norm: Norm,
     pub attention: SelfAttention,
-    pub mlp_norm: LayerNorm,
+    pub mlp_norm: Norm,
     pub mlp: FeedForward,
 }
 
@@ -39,13 +75,17 @@ impl Block {
         x: Tensor<3>,
         mask_bias: &Tensor<4>,
         rotation: Option<&Rotation>,
-    ) -> Tensor<3> {
-        let attended = x.clone()
-            + self
-                .attention
-                .forward(self.attention_norm.forward(x), mask_bias, rotation);
-        let hidden = gelu(self.mlp.up.forward(self.mlp_norm.forward(attended.clone())));
-        attended + self.mlp.down.forward(hidden)
+        past: Option<&LayerCache>,
+    ) -> (Tensor<3>, LayerCache) {
+        let (attended, cache) = self.attention.forward(
+            self.attention_norm.forward(x.clone()),
+            mask_bias,
+            rotation,
+            past,
+        );
+        let attended = x + attended;
+        let out = attended.clone() + self.mlp.forward(self.mlp_norm.forward(attended));
+        (out, cache)
     }
 }
 
@@ -55,7 +95,7 @@ pub struct Transformer {
     pub token_embedding: Embedding,
     pub position_embedding: Option<Embedding>,
     pub blocks: Vec<Block>,
-    pub final_norm: LayerNorm,
+    pub final_norm: Norm,
     /// The output projection when embeddings are not tied.
     pub lm_head: Option<Linear>,
     #[module(skip)]
@@ -95,6 +135,18 @@ impl Transformer {
     /// reserves leading slots for them, are `[rows, soft, d]` embeddings placed in those slots
     /// (P-RLHF's user tokens); they receive gradients like any other input.
     pub fn hidden(&self, batch: &PackedBatch, soft_tokens: Option<Tensor<3>>) -> Result<Tensor<3>> {
+        Ok(self.hidden_after(batch, soft_tokens, None)?.0)
+    }
+
+    /// [`Self::hidden`] for slots that follow the cached ones (incremental decoding): every slot
+    /// of `batch` also sees every cached slot of its row, at the positions `batch` gives. Returns
+    /// the new slots' hidden states and the cache extended by them.
+    pub fn hidden_after(
+        &self,
+        batch: &PackedBatch,
+        soft_tokens: Option<Tensor<3>>,
+        past: Option<&KvCache>,
+    ) -> Result<(Tensor<3>, KvCache)> {
         batch.check()?;
         let max = self.config.max_positions;
         if let Some(position) = batch.positions.iter().copied().max()
@@ -105,6 +157,10 @@ impl Transformer {
                 position + 1
             )));
         }
+        let past_slots = match past {
+            Some(cache) => cache.check(self.blocks.len(), batch.rows)?,
+            None => 0,
+        };
         let device = self.device();
         let dtype = self.dtype();
         let [rows, len] = [batch.rows, batch.len];
@@ -134,19 +190,32 @@ impl Transformer {
                 "soft tokens were given but the batch reserves no slots for them".into(),
             ));
         }
-        let positions_i64: Vec<i64> = batch.positions.iter().map(|&p| p as i64).collect();
         let rotation = match (&self.position_embedding, self.config.positions) {
             (Some(table), PositionEncoding::Learned) => {
-                let positions = Tensor::<2, Int>::from_data(
-                    TensorData::new(positions_i64, [rows, len]),
-                    &device,
-                );
+                let positions: Vec<i64> = batch.positions.iter().map(|&p| p as i64).collect();
+                let positions =
+                    Tensor::<2, Int>::from_data(TensorData::new(positions, [rows, len]), &device);
                 x = x + table.forward(positions);
                 None
             }
-            (_, PositionEncoding::Rope { theta }) => {
+            (
+                _,
+                PositionEncoding::Rope {
+                    theta,
+                    scaling,
+                    precision,
+                },
+            ) => {
                 let head_dim = self.config.head_dim();
-                let (cos, sin) = attention::rotation_values(&batch.positions, head_dim, theta);
+                let (cos, sin) = attention::rotation_values(
+                    &batch.positions,
+                    attention::RopeSettings {
+                        head_dim,
+                        theta,
+                        scaling: scaling.as_ref(),
+                        precision,
+                    },
+                );
                 let table = |values: Vec<f32>| {
                     Tensor::<3>::from_data(
                         TensorData::new(values, [rows, len, head_dim]),
@@ -164,15 +233,28 @@ impl Transformer {
                 ));
             }
         };
+        let keys = past_slots + len;
+        let mut allowed = Vec::with_capacity(rows * len * keys);
+        for row in 0..rows {
+            for query in 0..len {
+                allowed.extend(std::iter::repeat_n(true, past_slots));
+                let at = (row * len + query) * len;
+                allowed.extend_from_slice(&batch.allowed[at..at + len]);
+            }
+        }
         let allowed = Tensor::<3, burn::tensor::Bool>::from_data(
-            TensorData::new(batch.allowed.clone(), [rows, len, len]),
+            TensorData::new(allowed, [rows, len, keys]),
             &device,
         );
         let mask_bias = attention::mask_bias(&allowed, dtype);
-        for block in &self.blocks {
-            x = block.forward(x, &mask_bias, rotation.as_ref());
+        let mut layers = Vec::with_capacity(self.blocks.len());
+        for (index, block) in self.blocks.iter().enumerate() {
+            let layer_past = past.map(|cache| &cache.layers[index]);
+            let (out, layer) = block.forward(x, &mask_bias, rotation.as_ref(), layer_past);
+            x = out;
+            layers.push(layer);
         }
-        Ok(self.final_norm.forward(x))
+        Ok((self.final_norm.forward(x), KvCache { layers }))
     }
 
     /// Vocabulary logits of hidden states `[n, d] → [n, V]`.
@@ -229,4 +311,97 @@ impl Transformer {
     pub fn embedding_matrix(&self) -> Param<Tensor<2>> {
         self.token_embedding.weight.clone()
     }
+
+    /// The same model with every LoRA adapter switched off: the frozen base, sharing every
+    /// weight tensor with `self` (no copy), as the preference stage's reference model.
+    pub fn without_adapters(&self) -> Self {
+        let mut base = self.clone();
+        for named in base.projections_mut() {
+            named.projection.lora = None;
+        }
+        base
+    }
+
+    /// Every projection of every block with its Hugging Face module path
+    /// (`model.layers.3.self_attn.q_proj`, or `transformer.h.3.attn.c_attn` for a fused GPT-2
+    /// block): the names LoRA's `target_modules` and PEFT's adapter files use.
+    pub fn projections_mut(&mut self) -> Vec<NamedProjection<'_>> {
+        let mut out = Vec::new();
+        let mut push = |hf_path: String, module_path: String, projection| {
+            out.push(NamedProjection {
+                hf_path,
+                module_path,
+                projection,
+            })
+        };
+        for (index, block) in self.blocks.iter_mut().enumerate() {
+            let attention = &mut block.attention;
+            let mlp = &mut block.mlp;
+            let at = format!("blocks.{index}");
+            let (hf, names) = match &attention.qkv {
+                QkvProjection::Separate(_) => (
+                    format!("model.layers.{index}"),
+                    [
+                        "self_attn.o_proj",
+                        "mlp.gate_proj",
+                        "mlp.up_proj",
+                        "mlp.down_proj",
+                    ],
+                ),
+                QkvProjection::Fused(_) => (
+                    format!("transformer.h.{index}"),
+                    ["attn.c_proj", "mlp.c_gate", "mlp.c_fc", "mlp.c_proj"],
+                ),
+            };
+            match &mut attention.qkv {
+                QkvProjection::Separate(p) => {
+                    for (name, field, projection) in [
+                        ("q_proj", "query", &mut p.query),
+                        ("k_proj", "key", &mut p.key),
+                        ("v_proj", "value", &mut p.value),
+                    ] {
+                        push(
+                            format!("{hf}.self_attn.{name}"),
+                            format!("{at}.attention.qkv.{field}"),
+                            projection,
+                        );
+                    }
+                }
+                QkvProjection::Fused(p) => {
+                    push(
+                        format!("{hf}.attn.c_attn"),
+                        format!("{at}.attention.qkv"),
+                        p,
+                    );
+                }
+            }
+            push(
+                format!("{hf}.{}", names[0]),
+                format!("{at}.attention.output"),
+                &mut attention.output,
+            );
+            if let Some(gate) = &mut mlp.gate {
+                push(format!("{hf}.{}", names[1]), format!("{at}.mlp.gate"), gate);
+            }
+            push(
+                format!("{hf}.{}", names[2]),
+                format!("{at}.mlp.up"),
+                &mut mlp.up,
+            );
+            push(
+                format!("{hf}.{}", names[3]),
+                format!("{at}.mlp.down"),
+                &mut mlp.down,
+            );
+        }
+        out
+    }
+}
+
+/// A projection with its names: `hf_path` as Hugging Face and PEFT spell it, `module_path` as
+/// burn-store sees it (enum variants skipped).
+pub struct NamedProjection<'a> {
+    pub hf_path: String,
+    pub module_path: String,
+    pub projection: &'a mut Projection,
 }

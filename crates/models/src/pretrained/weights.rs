@@ -1,0 +1,316 @@
+//! Checkpoint tensors into a model skeleton through `burn-store`: a [`KeyRemapper`] turns
+//! Hugging Face names into module paths, an adapter chain puts PyTorch's layout into burn's
+//! (and upcasts half-precision files), and each file is memory-mapped and applied in turn, so
+//! only the model's own copy of the weights is ever held.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::DType;
+use burn_store::burn_pack::Tensor as PackTensor;
+use burn_store::{
+    ApplyError, FloatCastAdapter, KeyRemapper, ModuleAdapter, ModuleContext, ModuleSnapshot,
+    ModuleStore, PyTorchToBurnAdapter, SafetensorsStore,
+};
+
+use super::hf_config::Architecture;
+use crate::error::{ModelError, Result};
+use crate::transformer::Transformer;
+
+/// Where Hugging Face stores each tensor, as `(pattern, module path)` over the full key.
+/// Module paths skip enum variants (`qkv.query`, not `qkv.Separate.query`).
+fn patterns(architecture: Architecture) -> Vec<(&'static str, &'static str)> {
+    match architecture {
+        Architecture::Llama | Architecture::Qwen2 => vec![
+            (r"^model\.embed_tokens\.weight$", "token_embedding.weight"),
+            (
+                r"^model\.layers\.(\d+)\.self_attn\.q_proj\.(weight|bias)$",
+                "blocks.$1.attention.qkv.query.linear.$2",
+            ),
+            (
+                r"^model\.layers\.(\d+)\.self_attn\.k_proj\.(weight|bias)$",
+                "blocks.$1.attention.qkv.key.linear.$2",
+            ),
+            (
+                r"^model\.layers\.(\d+)\.self_attn\.v_proj\.(weight|bias)$",
+                "blocks.$1.attention.qkv.value.linear.$2",
+            ),
+            (
+                r"^model\.layers\.(\d+)\.self_attn\.o_proj\.(weight|bias)$",
+                "blocks.$1.attention.output.linear.$2",
+            ),
+            (
+                r"^model\.layers\.(\d+)\.mlp\.gate_proj\.(weight|bias)$",
+                "blocks.$1.mlp.gate.linear.$2",
+            ),
+            (
+                r"^model\.layers\.(\d+)\.mlp\.up_proj\.(weight|bias)$",
+                "blocks.$1.mlp.up.linear.$2",
+            ),
+            (
+                r"^model\.layers\.(\d+)\.mlp\.down_proj\.(weight|bias)$",
+                "blocks.$1.mlp.down.linear.$2",
+            ),
+            (
+                r"^model\.layers\.(\d+)\.input_layernorm\.weight$",
+                "blocks.$1.attention_norm.gamma",
+            ),
+            (
+                r"^model\.layers\.(\d+)\.post_attention_layernorm\.weight$",
+                "blocks.$1.mlp_norm.gamma",
+            ),
+            (r"^model\.norm\.weight$", "final_norm.gamma"),
+            (r"^lm_head\.weight$", "lm_head.weight"),
+        ],
+        // Saved by `GPT2LMHeadModel` under `transformer.`, by `GPT2Model` (and the original
+        // OpenAI upload) without it.
+        Architecture::Gpt2 => vec![
+            (r"^(?:transformer\.)?wte\.weight$", "token_embedding.weight"),
+            (
+                r"^(?:transformer\.)?wpe\.weight$",
+                "position_embedding.weight",
+            ),
+            (
+                r"^(?:transformer\.)?h\.(\d+)\.ln_1\.weight$",
+                "blocks.$1.attention_norm.gamma",
+            ),
+            (
+                r"^(?:transformer\.)?h\.(\d+)\.ln_1\.bias$",
+                "blocks.$1.attention_norm.beta",
+            ),
+            (
+                r"^(?:transformer\.)?h\.(\d+)\.attn\.c_attn\.(weight|bias)$",
+                "blocks.$1.attention.qkv.linear.$2",
+            ),
+            (
+                r"^(?:transformer\.)?h\.(\d+)\.attn\.c_proj\.(weight|bias)$",
+                "blocks.$1.attention.output.linear.$2",
+            ),
+            (
+                r"^(?:transformer\.)?h\.(\d+)\.ln_2\.weight$",
+                "blocks.$1.mlp_norm.gamma",
+            ),
+            (
+                r"^(?:transformer\.)?h\.(\d+)\.ln_2\.bias$",
+                "blocks.$1.mlp_norm.beta",
+            ),
+            (
+                r"^(?:transformer\.)?h\.(\d+)\.mlp\.c_fc\.(weight|bias)$",
+                "blocks.$1.mlp.up.linear.$2",
+            ),
+            (
+                r"^(?:transformer\.)?h\.(\d+)\.mlp\.c_proj\.(weight|bias)$",
+                "blocks.$1.mlp.down.linear.$2",
+            ),
+            (r"^(?:transformer\.)?ln_f\.weight$", "final_norm.gamma"),
+            (r"^(?:transformer\.)?ln_f\.bias$", "final_norm.beta"),
+            (r"^lm_head\.weight$", "lm_head.weight"),
+        ],
+    }
+}
+
+/// Tensors a checkpoint may carry that are not weights: cached rotary frequencies and GPT-2's
+/// causal-mask buffers.
+fn is_buffer(key: &str) -> bool {
+    key.ends_with("rotary_emb.inv_freq")
+        || key.ends_with("attn.bias")
+        || key.ends_with("attn.masked_bias")
+}
+
+/// GPT-2's Conv1D weights are already stored input-major (burn's layout); only a separate
+/// `lm_head` is a PyTorch `Linear` needing the transpose.
+#[derive(Clone)]
+struct Gpt2Layout;
+
+impl ModuleAdapter for Gpt2Layout {
+    fn adapt(&self, tensor: PackTensor, ctx: ModuleContext<'_>) -> PackTensor {
+        if tensor.name == "lm_head.weight" {
+            PyTorchToBurnAdapter.adapt(tensor, ctx)
+        } else {
+            tensor
+        }
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
+}
+
+/// The safetensors files of a checkpoint folder: the shards its index lists, or
+/// `model.safetensors`. A shard the index names but the folder lacks is an error naming it.
+pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let index = dir.join("model.safetensors.index.json");
+    if index.is_file() {
+        let text = std::fs::read_to_string(&index).map_err(|e| ModelError::io(&index, e))?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            ModelError::InvalidConfig(format!("{}: not JSON: {e}", index.display()))
+        })?;
+        let map = value
+            .get("weight_map")
+            .and_then(serde_json::Value::as_object)
+            .ok_or_else(|| {
+                ModelError::InvalidConfig(format!("{}: no `weight_map` object", index.display()))
+            })?;
+        let mut files = BTreeSet::new();
+        for (tensor, file) in map {
+            let file = file.as_str().ok_or_else(|| {
+                ModelError::InvalidConfig(format!(
+                    "{}: the shard of `{tensor}` is not a file name",
+                    index.display()
+                ))
+            })?;
+            files.insert(file.to_string());
+        }
+        let mut paths = Vec::new();
+        for file in files {
+            let path = dir.join(&file);
+            if !path.is_file() {
+                return Err(ModelError::InvalidConfig(format!(
+                    "{}: shard {file} listed in model.safetensors.index.json is missing",
+                    dir.display()
+                )));
+            }
+            paths.push(path);
+        }
+        return Ok(paths);
+    }
+    let single = dir.join("model.safetensors");
+    if single.is_file() {
+        return Ok(vec![single]);
+    }
+    Err(ModelError::InvalidConfig(format!(
+        "{}: no model.safetensors or model.safetensors.index.json (PyTorch .bin checkpoints are \
+         not read; convert them to safetensors)",
+        dir.display()
+    )))
+}
+
+/// Loads every weight of `files` into `model` (a skeleton of `architecture`), as `dtype`.
+/// Fails, naming the file and the tensor, on a tensor of the wrong shape, a weight no file
+/// holds, or a tensor the model has no place for.
+pub fn load(
+    model: &mut Transformer,
+    architecture: Architecture,
+    files: &[PathBuf],
+    dtype: DType,
+) -> Result<()> {
+    let remapper = KeyRemapper::from_patterns(patterns(architecture))
+        .map_err(|e| ModelError::InvalidConfig(format!("key patterns: {e}")))?;
+    let mut applied = BTreeSet::new();
+    let mut missing = BTreeSet::new();
+    let mut problems = Vec::new();
+    for file in files {
+        let shown = file.display();
+        let original_keys = {
+            let mut raw = SafetensorsStore::from_file(file);
+            raw.keys()
+                .map_err(|e| ModelError::InvalidConfig(format!("{shown}: {e}")))?
+        };
+        let layout: Box<dyn ModuleAdapter> = match architecture {
+            Architecture::Gpt2 => Box::new(Gpt2Layout),
+            _ => Box::new(PyTorchToBurnAdapter),
+        };
+        let adapter = LayoutThenCast {
+            layout,
+            cast: FloatCastAdapter::to(dtype),
+        };
+        let mut store = SafetensorsStore::from_file(file)
+            .remap(remapper.clone())
+            .with_from_adapter(adapter)
+            .skip_enum_variants(true)
+            .allow_partial(true)
+            .validate(false);
+        let result = model
+            .load_from(&mut store)
+            .map_err(|e| ModelError::InvalidConfig(format!("{shown}: {e}")))?;
+        let source_of = |path: &str| -> String {
+            original_keys
+                .iter()
+                .find(|key| remap_one(&remapper, key).as_deref() == Some(path))
+                .cloned()
+                .unwrap_or_else(|| path.to_string())
+        };
+        for error in &result.errors {
+            problems.push(match error {
+                ApplyError::ShapeMismatch {
+                    path,
+                    expected,
+                    found,
+                } => format!(
+                    "{shown}: tensor `{}` has shape {:?} in burn's layout, the config implies {:?}",
+                    source_of(path),
+                    found.as_slice(),
+                    expected.as_slice()
+                ),
+                other => format!("{shown}: {other}"),
+            });
+        }
+        for unused in &result.unused {
+            let key = source_of(unused);
+            // A tied model may still store its head (GPT-2 uploads do): the embedding is it.
+            let tied_head = model.lm_head.is_none() && key == "lm_head.weight";
+            if !is_buffer(&key) && !tied_head {
+                problems.push(format!(
+                    "{shown}: tensor `{key}` has no place in this {} model",
+                    architecture.name()
+                ));
+            }
+        }
+        applied.extend(result.applied);
+        missing.extend(result.missing.into_iter().map(|(path, _)| path));
+    }
+    for path in missing.difference(&applied) {
+        problems.push(format!(
+            "no file holds the weight for `{path}` (looked in {})",
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ModelError::InvalidConfig(problems.join("; ")))
+    }
+}
+
+/// The module path `remapper` gives `key` (its patterns applied in turn, as the store applies
+/// them), or `None` when no pattern matches.
+fn remap_one(remapper: &KeyRemapper, key: &str) -> Option<String> {
+    let mut path = key.to_string();
+    let mut matched = false;
+    for (pattern, replacement) in &remapper.patterns {
+        if pattern.is_match(&path) {
+            path = pattern
+                .replace_all(&path, replacement.as_str())
+                .into_owned();
+            matched = true;
+        }
+    }
+    matched.then_some(path)
+}
+
+/// The layout adapter, then a cast to the model's float type (`FloatCastAdapter` composes a
+/// deferred conversion, so a bf16 file is upcast tensor by tensor as it is read).
+#[derive(Clone)]
+struct LayoutThenCast {
+    layout: Box<dyn ModuleAdapter>,
+    cast: FloatCastAdapter,
+}
+
+impl ModuleAdapter for LayoutThenCast {
+    fn adapt(&self, tensor: PackTensor, ctx: ModuleContext<'_>) -> PackTensor {
+        self.cast.adapt(self.layout.adapt(tensor, ctx), ctx)
+    }
+
+    fn get_alternative_param_name(&self, param_name: &str, module_type: &str) -> Option<String> {
+        self.layout
+            .get_alternative_param_name(param_name, module_type)
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
+}
