@@ -1,8 +1,9 @@
 //! Generation: greedy and beam search, free or constrained to a candidate set through a prefix
 //! trie over the candidates' token ids (a constrained decoder can only spell a candidate).
 //!
-//! Every step reruns the model over prompt and prefix (no KV cache here); responses in the
-//! recommendation setting are a few tokens long.
+//! With the KV cache (the default) the prompt runs once and every step runs only the new token
+//! of each beam against the cached keys and values, reordered as beams are kept; without it
+//! every step reruns prompt and prefix (the reference the cache is tested against).
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
-use crate::transformer::{PackedBatch, Transformer};
+use crate::transformer::{KvCache, PackedBatch, Transformer};
 
 /// A trie over token sequences: which tokens may follow a given prefix.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -53,6 +54,8 @@ pub struct GenerateConfig {
     pub beams: usize,
     /// Longest response, in tokens (`eos` included).
     pub max_tokens: usize,
+    /// Reuse the keys and values of earlier slots instead of rerunning them every step.
+    pub kv_cache: bool,
 }
 
 impl Default for GenerateConfig {
@@ -60,6 +63,7 @@ impl Default for GenerateConfig {
         Self {
             beams: 1,
             max_tokens: 32,
+            kv_cache: true,
         }
     }
 }
@@ -103,13 +107,122 @@ fn next_token_logps(
             .reshape([1, s, d])
             .repeat_dim(0, prefixes.len())
     });
-    let hidden = model.hidden(&packed, soft_rows)?;
-    let [rows, _, d] = hidden.dims();
+    last_logps(model, model.hidden(&packed, soft_rows)?)
+}
+
+/// The next-token log-probs of each live beam, either recomputed from scratch every step or
+/// carried forward with a KV cache.
+enum Decoder<'a> {
+    Uncached {
+        model: &'a Transformer,
+        prompt: &'a [u32],
+        soft_tokens: Option<&'a Tensor<2>>,
+        pad: u32,
+    },
+    Cached {
+        model: &'a Transformer,
+        cache: KvCache,
+        /// Position of the next slot.
+        next_position: usize,
+        /// Log-probs after each live beam's last slot.
+        logps: Vec<Vec<f64>>,
+        pad: u32,
+    },
+}
+
+impl<'a> Decoder<'a> {
+    fn new(
+        model: &'a Transformer,
+        prompt: &'a [u32],
+        soft_tokens: Option<&'a Tensor<2>>,
+        kv_cache: bool,
+        pad: u32,
+    ) -> Result<Self> {
+        if !kv_cache {
+            return Ok(Self::Uncached {
+                model,
+                prompt,
+                soft_tokens,
+                pad,
+            });
+        }
+        // Prefill: soft tokens and the prompt, once.
+        let soft = soft_tokens.map_or(0, |t| t.dims()[0]);
+        let len = soft + prompt.len();
+        let mut packed = PackedBatch::new(1, len, soft, pad);
+        for (i, &token) in prompt.iter().enumerate() {
+            packed.put(0, soft + i, token, soft + i);
+        }
+        for slot in 0..soft {
+            packed.positions[slot] = slot;
+        }
+        let slots: Vec<usize> = (0..len).collect();
+        packed.causal(0, &[], &slots);
+        let soft_rows = soft_tokens.map(|tokens| {
+            let [s, d] = tokens.dims();
+            tokens.clone().reshape([1, s, d])
+        });
+        let (hidden, cache) = model.hidden_after(&packed, soft_rows, None)?;
+        Ok(Self::Cached {
+            model,
+            cache,
+            next_position: len,
+            logps: last_logps(model, hidden)?,
+            pad,
+        })
+    }
+
+    /// Log-probs of the next token after each of `prefixes` (the live beams, in order).
+    fn logps(&self, prefixes: &[Vec<u32>]) -> Result<Vec<Vec<f64>>> {
+        match self {
+            Self::Uncached {
+                model,
+                prompt,
+                soft_tokens,
+                pad,
+            } => next_token_logps(model, prompt, prefixes, *soft_tokens, *pad),
+            Self::Cached { logps, .. } => Ok(logps.clone()),
+        }
+    }
+
+    /// Moves to the new live beams: `parents[i]` is the beam `prefixes[i]` extends by its last
+    /// token.
+    fn advance(&mut self, prefixes: &[Vec<u32>], parents: &[usize]) -> Result<()> {
+        let Self::Cached {
+            model,
+            cache,
+            next_position,
+            logps,
+            pad,
+        } = self
+        else {
+            return Ok(());
+        };
+        let rows = prefixes.len();
+        let mut packed = PackedBatch::new(rows, 1, 0, *pad);
+        for (row, prefix) in prefixes.iter().enumerate() {
+            let token = *prefix.last().ok_or_else(|| {
+                ModelError::InvalidConfig("a live beam has no token to advance by".into())
+            })?;
+            packed.put(row, 0, token, *next_position);
+        }
+        let (hidden, extended) =
+            model.hidden_after(&packed, None, Some(&cache.select(parents)?))?;
+        *cache = extended;
+        *next_position += 1;
+        *logps = last_logps(model, hidden)?;
+        Ok(())
+    }
+}
+
+/// Log-probs of the next token after the last slot of every row of `hidden` `[rows, len, d]`.
+fn last_logps(model: &Transformer, hidden: Tensor<3>) -> Result<Vec<Vec<f64>>> {
+    let [rows, len, d] = hidden.dims();
     let last: Tensor<2> = hidden.narrow(1, len - 1, 1).reshape([rows, d]);
     let logps = log_softmax(model.logits(last), 1);
     let vocab = logps.dims()[1];
     let values: Vec<f64> = logps
-        .to_data()
+        .into_data()
         .convert::<f64>()
         .try_to_vec()
         .map_err(|e| ModelError::InvalidConfig(format!("reading logits: {e:?}")))?;
@@ -148,13 +261,15 @@ pub fn generate_with_soft_tokens(
     if prompt.is_empty() {
         return Err(ModelError::InvalidConfig("the prompt has no tokens".into()));
     }
+    let mut decoder = Decoder::new(model, prompt, soft_tokens.as_ref(), config.kv_cache, pad)?;
     let mut live: Vec<(Vec<u32>, f64)> = vec![(Vec::new(), 0.0)];
     let mut done: Vec<Generated> = Vec::new();
-    for _ in 0..config.max_tokens {
+    for step in 0..config.max_tokens {
         let prefixes: Vec<Vec<u32>> = live.iter().map(|(p, _)| p.clone()).collect();
-        let logps = next_token_logps(model, prompt, &prefixes, soft_tokens.as_ref(), pad)?;
-        let mut expansions: Vec<(Vec<u32>, f64)> = Vec::new();
-        for ((prefix, score), row) in live.iter().zip(&logps) {
+        let logps = decoder.logps(&prefixes)?;
+        // Expansions remember the live beam they extend (the cache row to keep).
+        let mut expansions: Vec<(Vec<u32>, f64, usize)> = Vec::new();
+        for (parent, ((prefix, score), row)) in live.iter().zip(&logps).enumerate() {
             let allowed: Vec<u32> = match trie {
                 Some(trie) => trie.next_tokens(prefix),
                 None => (0..row.len() as u32).collect(),
@@ -182,12 +297,13 @@ pub fn generate_with_soft_tokens(
             for (token, logp) in ranked.into_iter().take(config.beams) {
                 let mut next = prefix.clone();
                 next.push(token);
-                expansions.push((next, score + logp));
+                expansions.push((next, score + logp, parent));
             }
         }
         expansions.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         live.clear();
-        for (tokens, logp) in expansions {
+        let mut parents = Vec::new();
+        for (tokens, logp, parent) in expansions {
             if done.iter().filter(|g| g.finished).count() + live.len() >= config.beams {
                 break;
             }
@@ -199,10 +315,15 @@ pub fn generate_with_soft_tokens(
                 });
             } else {
                 live.push((tokens, logp));
+                parents.push(parent);
             }
         }
         if live.is_empty() {
             break;
+        }
+        if step + 1 < config.max_tokens {
+            let prefixes: Vec<Vec<u32>> = live.iter().map(|(p, _)| p.clone()).collect();
+            decoder.advance(&prefixes, &parents)?;
         }
     }
     done.extend(live.into_iter().map(|(tokens, logp)| Generated {

@@ -56,6 +56,7 @@ fn constrained_search_only_spells_candidates_and_scores_match_the_scorer() {
         let config = GenerateConfig {
             beams,
             max_tokens: 8,
+            ..GenerateConfig::default()
         };
         let out = generate(&model, &prompt, &config, Some(&trie), 2, 0).unwrap();
         assert_eq!(out.len(), beams.min(candidates.len()));
@@ -92,6 +93,7 @@ fn free_greedy_decoding_follows_the_arg_max_and_stops() {
     let config = GenerateConfig {
         beams: 1,
         max_tokens: 5,
+        ..GenerateConfig::default()
     };
     let out = generate(&model, &[1, 3, 4], &config, None, 2, 0).unwrap();
     assert_eq!(out.len(), 1);
@@ -105,6 +107,7 @@ fn free_greedy_decoding_follows_the_arg_max_and_stops() {
         &GenerateConfig {
             beams: 3,
             max_tokens: 5,
+            ..GenerateConfig::default()
         },
         None,
         2,
@@ -124,7 +127,8 @@ fn free_greedy_decoding_follows_the_arg_max_and_stops() {
             &[1],
             &GenerateConfig {
                 beams: 0,
-                max_tokens: 3
+                max_tokens: 3,
+                ..GenerateConfig::default()
             },
             None,
             2,
@@ -198,6 +202,7 @@ fn soft_tokens_condition_generation_as_they_condition_scoring() {
     let config = GenerateConfig {
         beams: 3,
         max_tokens: 6,
+        ..GenerateConfig::default()
     };
     let with =
         generate_with_soft_tokens(&model, &prompt, Some(soft), &config, Some(&trie), 2, 0).unwrap();
@@ -220,4 +225,65 @@ fn soft_tokens_condition_generation_as_they_condition_scoring() {
         .zip(&without)
         .any(|(a, b)| a.tokens != b.tokens || (a.logp - b.logp).abs() > 1e-4);
     assert!(moved, "soft tokens changed nothing");
+}
+
+/// The KV cache changes how much is recomputed, never the result: cached and uncached search
+/// pick the same tokens (and log-probs to float rounding), greedy and beam, free and
+/// constrained, on the pretrained architectures (GQA + RoPE, learned positions + fused q/k/v)
+/// and on a preset model with soft tokens.
+#[test]
+fn cached_and_uncached_generation_agree() {
+    use burn::tensor::DType;
+    use prefopt_models::pretrained::Pretrained;
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hf");
+    fn check(
+        model: &Transformer,
+        prompt: &[u32],
+        soft: Option<Tensor<2>>,
+        trie: Option<&PrefixTrie>,
+    ) {
+        for beams in [1, 3] {
+            let run = |kv_cache| {
+                let config = GenerateConfig {
+                    beams,
+                    max_tokens: 10,
+                    kv_cache,
+                };
+                generate_with_soft_tokens(model, prompt, soft.clone(), &config, trie, 0, 1).unwrap()
+            };
+            let (cached, uncached) = (run(true), run(false));
+            assert_eq!(cached.len(), uncached.len());
+            // Several steps ran (the cache was reordered and extended, not just prefilled).
+            let longest = cached.iter().map(|g| g.tokens.len()).max().unwrap_or(0);
+            let least = if trie.is_some() { 2 } else { 5 };
+            assert!(longest >= least, "only {longest} tokens generated");
+            for (a, b) in cached.iter().zip(&uncached) {
+                assert_eq!(a.tokens, b.tokens, "beams {beams}");
+                assert!((a.logp - b.logp).abs() < 1e-3, "{} vs {}", a.logp, b.logp);
+            }
+        }
+    }
+    for name in ["llama-tiny", "gpt2-tiny", "qwen2-tiny"] {
+        let pretrained =
+            Pretrained::load(&fixtures.join(name), &Device::flex(), DType::F32).unwrap();
+        let prompt = pretrained
+            .tokenizer
+            .encode("This user has watched Iron Meadow")
+            .unwrap();
+        check(&pretrained.model, &prompt, None, None);
+        let candidates = [vec![40, 41, 0], vec![40, 42, 43, 0], vec![50, 0]];
+        let trie = PrefixTrie::new(candidates.iter().map(Vec::as_slice));
+        check(&pretrained.model, &prompt, None, Some(&trie));
+    }
+    let preset = model();
+    let soft = Tensor::<2>::from_data(
+        TensorData::new(
+            (0..128)
+                .map(|i| (i as f32 * 0.37).sin())
+                .collect::<Vec<_>>(),
+            [2, 64],
+        ),
+        &Device::flex(),
+    );
+    check(&preset, &[1, 3, 4], Some(soft), None);
 }

@@ -388,6 +388,7 @@ impl Experiment<'_> {
         let config = GenerateConfig {
             beams: 1,
             max_tokens: self.settings.max_tokens,
+            ..GenerateConfig::default()
         };
         let per_group = |users: &[usize]| -> Result<Vec<f64>> {
             self.generation_prompts

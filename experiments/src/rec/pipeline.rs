@@ -128,6 +128,7 @@ impl RecPipeline {
         let generation = self.config.eval.generation.then_some(GenerateConfig {
             beams: 1,
             max_tokens: self.config.eval.max_tokens,
+            ..GenerateConfig::default()
         });
         evaluate(
             &model.clone().valid(),
