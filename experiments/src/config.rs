@@ -19,11 +19,20 @@
 //! [preference.train]
 //! epochs = 2
 //! ```
+//!
+//! A pretrained Hugging Face checkpoint replaces the preset with its folder, optionally with
+//! LoRA adapters (`docs/pretrained.md`):
+//!
+//! ```toml
+//! model = "checkpoints/Qwen2-0.5B"  # config.json, *.safetensors, tokenizer.json
+//! lora = { rank = 8, alpha = 16.0, target_modules = ["q_proj", "v_proj"] }
+//! ```
 
 use std::path::{Path, PathBuf};
 
 use prefopt_models::config::{Preset, TransformerConfig};
 use prefopt_models::device::DeviceChoice;
+use prefopt_models::lora::LoraConfig;
 use prefopt_models::train::TrainConfig;
 use prefopt_objectives::ObjectiveConfig;
 use serde::{Deserialize, Serialize};
@@ -41,6 +50,10 @@ pub struct ExperimentConfig {
     pub workers: usize,
     pub data: DataConfig,
     pub model: ModelConfig,
+    /// LoRA adapters on the policy (base weights frozen): SFT trains one adapter, which is
+    /// merged before the preference stage trains a fresh one against the merged SFT model
+    /// (the reference: the same weights with the adapter off).
+    pub lora: Option<LoraConfig>,
     pub sft: TrainConfig,
     pub preference: PreferenceConfig,
     pub eval: EvalConfig,
@@ -60,6 +73,7 @@ impl Default for ExperimentConfig {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             data: DataConfig::default(),
             model: ModelConfig::default(),
+            lora: None,
             sft: TrainConfig {
                 epochs: 6,
                 batch_size: 32,
@@ -101,13 +115,86 @@ impl Default for DataConfig {
     }
 }
 
-/// The policy: a preset (sized for the tokenizer's vocabulary) or a full transformer config.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// The policy: a preset (sized for the tokenizer's vocabulary), a full transformer config, or
+/// a pretrained checkpoint folder. `model = "small"` names a preset and `model = "<folder>"` a
+/// checkpoint; the table form spells the fields out.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ModelConfig {
     pub preset: String,
     /// Overrides the preset entirely when given (its `vocab_size` must fit the tokenizer).
     pub transformer: Option<TransformerConfig>,
+    /// A Hugging Face checkpoint folder (Llama, Qwen2 or GPT-2): its weights are the starting
+    /// point and its tokenizer spells prompts and titles.
+    pub checkpoint: Option<PathBuf>,
+}
+
+/// The table form of `[model]`.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ModelTable {
+    preset: String,
+    transformer: Option<TransformerConfig>,
+    checkpoint: Option<PathBuf>,
+}
+
+impl Default for ModelTable {
+    fn default() -> Self {
+        let ModelConfig {
+            preset,
+            transformer,
+            checkpoint,
+        } = ModelConfig::default();
+        Self {
+            preset,
+            transformer,
+            checkpoint,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelConfig {
+    /// A string (a preset name, else a checkpoint folder) or a table; a table's errors keep
+    /// serde's own message (an unknown field is named).
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ModelConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a preset name, a checkpoint folder, or a [model] table")
+            }
+            fn visit_str<E: serde::de::Error>(
+                self,
+                name: &str,
+            ) -> std::result::Result<ModelConfig, E> {
+                Ok(if name.parse::<Preset>().is_ok() {
+                    ModelConfig {
+                        preset: name.to_string(),
+                        ..ModelConfig::default()
+                    }
+                } else {
+                    ModelConfig {
+                        checkpoint: Some(PathBuf::from(name)),
+                        ..ModelConfig::default()
+                    }
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<ModelConfig, A::Error> {
+                let table =
+                    ModelTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(ModelConfig {
+                    preset: table.preset,
+                    transformer: table.transformer,
+                    checkpoint: table.checkpoint,
+                })
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl Default for ModelConfig {
@@ -115,6 +202,7 @@ impl Default for ModelConfig {
         Self {
             preset: "tiny".into(),
             transformer: None,
+            checkpoint: None,
         }
     }
 }
@@ -369,5 +457,36 @@ impl ExperimentConfig {
         self.device
             .parse::<DeviceChoice>()
             .map_err(|e| ExperimentError::Invalid(format!("device: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> std::result::Result<ExperimentConfig, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    #[test]
+    fn model_is_a_preset_a_checkpoint_folder_or_a_table() {
+        assert_eq!(parse("model = \"small\"").unwrap().model.preset, "small");
+        let folder =
+            parse("model = \"ckpt/Qwen2-0.5B\"\nlora = { rank = 4, alpha = 8.0 }").unwrap();
+        assert_eq!(
+            folder.model.checkpoint,
+            Some(PathBuf::from("ckpt/Qwen2-0.5B"))
+        );
+        assert_eq!(
+            folder.lora.as_ref().map(|l| (l.rank, l.dropout)),
+            Some((4, 0.0))
+        );
+        let table = parse("[model]\ncheckpoint = \"gpt2\"\n").unwrap();
+        assert_eq!(table.model.checkpoint, Some(PathBuf::from("gpt2")));
+        assert_eq!(parse("").unwrap().model, ModelConfig::default());
+        let error = parse("[model]\npreset = \"tiny\"\ncheckpont = \"x\"\n").unwrap_err();
+        assert!(error.to_string().contains("checkpont"), "{error}");
+        let error = parse("lora = { rank = 4, alhpa = 8.0 }").unwrap_err();
+        assert!(error.to_string().contains("alhpa"), "{error}");
     }
 }

@@ -89,8 +89,7 @@ pub struct ScoreArgs {
 }
 
 fn description(pipeline: &RecPipeline) -> Result<String> {
-    serde_json::to_string(&pipeline.model_config)
-        .map_err(|e| ExperimentError::Invalid(e.to_string()))
+    pipeline.description()
 }
 
 /// Writes a model (weights only: empty optimizer state) that `load_model` reads back.
@@ -108,7 +107,8 @@ pub fn save_model(path: &Path, pipeline: &RecPipeline, model: &Transformer) -> R
 
 /// Reads a model saved for this pipeline's architecture (an error names both when they differ).
 pub fn load_model(path: &Path, pipeline: &RecPipeline) -> Result<Transformer> {
-    let fresh = Transformer::new(&pipeline.model_config, 0, &pipeline.device)?;
+    // Same parameters (adapters included) as what was saved; every value is then read back.
+    let fresh = pipeline.initial_model()?;
     let restored = checkpoint::load(path, fresh, &pipeline.device)?;
     let expected = description(pipeline)?;
     if restored.state.model != expected {
@@ -231,6 +231,14 @@ impl TrainArgs {
         let run =
             pipeline.preference(&objective, &sft, &pipeline.config.preference, Some(&logs))?;
         save_model(&self.out.join("policy.safetensors"), &pipeline, &run.model)?;
+        if let Some(lora) = &pipeline.config.lora {
+            // The preference adapter as PEFT writes it, on top of the merged SFT model.
+            let base = pipeline.config.model.checkpoint.as_ref().map_or_else(
+                || pipeline.config.model.preset.clone(),
+                |d| d.display().to_string(),
+            );
+            prefopt_models::lora::save_peft(&run.model, lora, &base, &self.out.join("adapter"))?;
+        }
         let evaluation = pipeline.evaluate_test(&run.model)?;
         let outcomes = [
             Outcome {

@@ -93,17 +93,37 @@ pub fn run_tables(
             pipeline.test.len(),
             pipeline.dataset.items.len()
         ));
-        model.push(match &config.model.transformer {
-            Some(t) => format!("custom transformer, {} parameters", t.parameter_count()),
-            None => format!(
-                "`{}` preset: d_model {}, {} layers, {} heads, {} parameters (item tokens)",
-                config.model.preset,
-                pipeline.model_config.d_model,
-                pipeline.model_config.layers,
-                pipeline.model_config.heads,
-                pipeline.model_config.parameter_count()
-            ),
+        let lora = config.lora.as_ref().map_or(String::new(), |l| {
+            format!(
+                ", LoRA r = {} α = {} on {:?}",
+                l.rank, l.alpha, l.target_modules
+            )
         });
+        model.push(
+            match (&config.model.checkpoint, &config.model.transformer) {
+                (Some(dir), _) => format!(
+                    "checkpoint `{}`: d_model {}, {} layers, {} parameters (text tokens){lora}",
+                    dir.display(),
+                    pipeline.model_config.d_model,
+                    pipeline.model_config.layers,
+                    pipeline.model_config.parameter_count()
+                ),
+                (None, Some(t)) => format!(
+                    "custom transformer, {} parameters{lora}",
+                    t.parameter_count()
+                ),
+                (None, None) => {
+                    format!(
+                        "`{}` preset: d_model {}, {} layers, {} heads, {} parameters (item tokens)",
+                        config.model.preset,
+                        pipeline.model_config.d_model,
+                        pipeline.model_config.layers,
+                        pipeline.model_config.heads,
+                        pipeline.model_config.parameter_count()
+                    ) + &lora
+                }
+            },
+        );
     }
     let personal = crate::personal::PersonalContext {
         config: &config,

@@ -75,7 +75,7 @@ fn logits(model: &Transformer, ids: &[u32]) -> Result<(Rows, Rows), String> {
         let values: Vec<f64> = t
             .into_data()
             .convert::<f64>()
-            .to_vec()
+            .try_to_vec()
             .map_err(|e| format!("{e:?}"))?;
         Ok(values.chunks(vocab).map(<[f64]>::to_vec).collect())
     };

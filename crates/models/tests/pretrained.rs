@@ -43,7 +43,7 @@ fn logits(model: &Transformer, ids: &[u32]) -> Vec<f32> {
         .logits(hidden.reshape([ids.len(), d]))
         .into_data()
         .convert::<f32>()
-        .to_vec()
+        .try_to_vec()
         .unwrap()
 }
 

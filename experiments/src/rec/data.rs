@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use prefopt_data::convert::{ItemTable, read_items};
 use prefopt_data::{PreferenceDataset, PreferenceRecord, ReadOptions};
-use prefopt_models::tokenizer::{EncodedExample, ItemTokenizer, encode_record};
+use prefopt_models::tokenizer::EncodedExample;
 
 use crate::config::DataConfig;
 use crate::error::{ExperimentError, Result};
@@ -96,14 +96,10 @@ impl RecDataset {
     }
 }
 
-/// Item-token encodings of `records`.
+/// Encodes records with the pipeline's tokenizer (see [`super::RecTokenizer::encode`]).
 pub fn encode(
-    tokenizer: &ItemTokenizer,
+    tokenizer: &super::RecTokenizer,
     records: &[PreferenceRecord],
 ) -> Result<Vec<EncodedExample>> {
-    records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| encode_record(tokenizer, r, i).map_err(ExperimentError::from))
-        .collect()
+    tokenizer.encode(records)
 }

@@ -10,7 +10,7 @@ use prefopt_eval::generation::{AnswerKind, AnswerOutcome, GenerationSummary, sco
 use prefopt_eval::ranking::{RankingMetrics, hit_at, ndcg_at, reciprocal_rank};
 use prefopt_models::generate::{GenerateConfig, generate};
 use prefopt_models::ranking::candidate_scores;
-use prefopt_models::tokenizer::{EncodedExample, ItemTokenizer, Tokenizer};
+use prefopt_models::tokenizer::{EncodedExample, Tokenizer};
 use prefopt_models::transformer::Transformer;
 use serde::Serialize;
 
@@ -77,7 +77,7 @@ pub struct EvaluationSummary {
 /// Ranks every example's candidates and, when `generation` is set, answers each prompt greedily.
 pub fn evaluate(
     model: &Transformer,
-    tokenizer: &ItemTokenizer,
+    tokenizer: &super::RecTokenizer,
     examples: &[EncodedExample],
     records: &[PreferenceRecord],
     titles: &[String],
@@ -138,7 +138,7 @@ impl Evaluation {
 
 fn answer_all(
     model: &Transformer,
-    tokenizer: &ItemTokenizer,
+    tokenizer: &super::RecTokenizer,
     examples: &[EncodedExample],
     records: &[PreferenceRecord],
     titles: &[String],
@@ -160,13 +160,8 @@ fn answer_all(
                 special.pad,
             )?;
             let tokens = best.first().map(|g| g.tokens.as_slice()).unwrap_or(&[]);
-            // The answer as text: item tokens become titles, anything else is dropped.
-            let answer = tokens
-                .iter()
-                .take_while(|&&t| t != special.eos)
-                .filter_map(|&t| tokenizer.token_item(t).map(|i| catalog[i as usize]))
-                .collect::<Vec<_>>()
-                .join(", ");
+            // The answer as text: item tokens become titles, a text model's answer is read as is.
+            let answer = tokenizer.answer(tokens, &catalog)?;
             let candidates: Vec<&str> = record
                 .candidate_items
                 .iter()

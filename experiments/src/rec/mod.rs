@@ -1,4 +1,4 @@
-//! Sequential recommendation with an item-token policy: the shared pipeline of the S-DPO,
+//! Sequential recommendation with an item-token policy or a pretrained text model: the shared pipeline of the S-DPO,
 //! DMPO/DynamicPO and RosePO tables.
 
 pub mod data;
@@ -6,8 +6,10 @@ pub mod evaluate;
 pub mod oracle;
 pub mod pairs;
 pub mod pipeline;
+pub mod tokens;
 
 pub use data::RecDataset;
 pub use evaluate::{Evaluation, evaluate};
 pub use oracle::ItemKnn;
 pub use pipeline::{RecPipeline, Run, SftStage};
+pub use tokens::RecTokenizer;

@@ -7,10 +7,12 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::{DType, Device};
 use prefopt_eval::ranking::RankingMetrics;
 use prefopt_models::config::TransformerConfig;
 use prefopt_models::generate::GenerateConfig;
+use prefopt_models::lora::{self, LoraConfig};
+use prefopt_models::pretrained::Pretrained;
 use prefopt_models::ranking::candidate_scores;
 use prefopt_models::scoring::ScoringMode;
 use prefopt_models::tokenizer::{EncodedExample, ItemTokenizer, Tokenizer};
@@ -25,6 +27,7 @@ use crate::rec::oracle::ItemKnn;
 use crate::rec::pairs::{
     PairContext, apply_smoothing, build_rows, inject_label_noise, oracle_list_labels,
 };
+use crate::rec::tokens::RecTokenizer;
 
 /// A finished training run.
 #[derive(Clone, Debug)]
@@ -68,8 +71,10 @@ impl SftStage {
 pub struct RecPipeline {
     pub config: ExperimentConfig,
     pub dataset: RecDataset,
-    pub tokenizer: ItemTokenizer,
+    pub tokenizer: RecTokenizer,
     pub model_config: TransformerConfig,
+    /// The pretrained checkpoint's weights when the config names one (SFT starts from them).
+    pub pretrained: Option<Transformer>,
     /// The training device (with autodiff).
     pub device: Device,
     pub train: Vec<EncodedExample>,
@@ -83,13 +88,23 @@ impl RecPipeline {
     pub fn new(config: ExperimentConfig) -> Result<Self> {
         config.check()?;
         let dataset = RecDataset::load(&config.data)?;
-        let tokenizer = ItemTokenizer::new(dataset.items.len())?;
-        let model_config = config.model.resolve(tokenizer.vocab_size())?;
         let device = config
             .device_choice()?
             .device()
             .map_err(|e| ExperimentError::Invalid(format!("device: {e}")))?
             .autodiff();
+        let (tokenizer, model_config, pretrained) = match &config.model.checkpoint {
+            Some(dir) => {
+                let loaded = Pretrained::load(dir, &device, DType::F32)?;
+                let tokenizer = RecTokenizer::text(loaded.tokenizer, &dataset.items.titles);
+                (tokenizer, loaded.model.config.clone(), Some(loaded.model))
+            }
+            None => {
+                let tokenizer = ItemTokenizer::new(dataset.items.len())?;
+                let model_config = config.model.resolve(tokenizer.vocab_size())?;
+                (RecTokenizer::Items(tokenizer), model_config, None)
+            }
+        };
         let train = encode(&tokenizer, &dataset.train)?;
         let valid = encode(&tokenizer, &dataset.valid)?;
         let test = encode(&tokenizer, &dataset.test)?;
@@ -99,6 +114,7 @@ impl RecPipeline {
             dataset,
             tokenizer,
             model_config,
+            pretrained,
             device,
             train,
             valid,
@@ -109,6 +125,30 @@ impl RecPipeline {
 
     fn pad(&self) -> u32 {
         self.tokenizer.special().pad
+    }
+
+    /// The model SFT starts from: the checkpoint's weights or a fresh seeded model, with LoRA
+    /// adapters attached when the config asks for them.
+    pub fn initial_model(&self) -> Result<Transformer> {
+        let model = match &self.pretrained {
+            Some(model) => model.clone(),
+            None => Transformer::new(&self.model_config, self.config.seed, &self.device)?,
+        };
+        Ok(match &self.config.lora {
+            Some(lora) => lora::attach(model, lora)?,
+            None => model,
+        })
+    }
+
+    /// What a saved model of this pipeline must have been built as: the architecture, the
+    /// checkpoint it started from and the adapters.
+    pub fn description(&self) -> Result<String> {
+        serde_json::to_string(&(
+            &self.model_config,
+            &self.config.model.checkpoint,
+            &self.config.lora,
+        ))
+        .map_err(|e| ExperimentError::Invalid(e.to_string()))
     }
 
     /// Validation HitRatio@1 of the candidate ranking (the checkpoint-selection metric).
@@ -174,7 +214,7 @@ impl RecPipeline {
     /// SFT from a fresh model (seeded by the experiment seed).
     pub fn sft(&self, log_dir: Option<&Path>) -> Result<SftStage> {
         let start = Instant::now();
-        let model = Transformer::new(&self.model_config, self.config.seed, &self.device)?;
+        let model = self.initial_model()?;
         let mut config = self.with_epoch_evaluation(&self.config.sft, self.train.len());
         config.seed ^= self.config.seed;
         let config = Self::log_config(&config, log_dir, "sft")?;
@@ -182,8 +222,7 @@ impl RecPipeline {
             examples: &self.train,
             pad: self.pad(),
         };
-        let description = serde_json::to_string(&self.model_config)
-            .map_err(|e| ExperimentError::Invalid(e.to_string()))?;
+        let description = self.description()?;
         let mut evaluator = |m: &Transformer| {
             self.valid_hit_ratio(m)
                 .map_err(|e| prefopt_models::ModelError::InvalidConfig(e.to_string()))
@@ -214,7 +253,19 @@ impl RecPipeline {
         let start = Instant::now();
         let objective = preference.objective.clone().check()?;
         let pad = self.pad();
-        let reference_model = sft.model().clone().valid();
+        // With LoRA: the SFT adapter is merged and a fresh adapter trains on top, so the
+        // reference is the policy with its adapter off (no second copy of the weights).
+        let policy = match &self.config.lora {
+            Some(lora) => lora::attach(
+                lora::merge(sft.model().clone()),
+                &LoraConfig {
+                    seed: lora.seed ^ 0x5eed,
+                    ..lora.clone()
+                },
+            )?,
+            None => sft.model().clone(),
+        };
+        let reference_model = policy.without_adapters().valid();
         let needs_sft_scores = preference
             .rejected
             .contains(&crate::config::RejectedStrategy::SelfHard);
@@ -270,19 +321,12 @@ impl RecPipeline {
         let mut config = self.with_epoch_evaluation(&preference.train, examples.len());
         config.seed ^= self.config.seed;
         let config = Self::log_config(&config, log_dir, name)?;
-        let description = serde_json::to_string(&self.model_config)
-            .map_err(|e| ExperimentError::Invalid(e.to_string()))?;
+        let description = self.description()?;
         let mut evaluator = |m: &Transformer| {
             self.valid_hit_ratio(m)
                 .map_err(|e| prefopt_models::ModelError::InvalidConfig(e.to_string()))
         };
-        let outcome = train(
-            sft.model().clone(),
-            &task,
-            &config,
-            &description,
-            Some(&mut evaluator),
-        )?;
+        let outcome = train(policy, &task, &config, &description, Some(&mut evaluator))?;
         Ok(Run {
             name: name.to_string(),
             model: outcome.model,
