@@ -4,9 +4,12 @@
 //! `w1` (every loss, forward + backward, B = 64, K ∈ {1, 20}, flex); `w3` (interaction log →
 //! preference Parquet with 19 popularity negatives, read back, beside a Polars peer; sampler
 //! throughput); `w2` (one preference step, shared-prefix vs naive scoring); `w4` (NDCG@10 over
-//! 100k users × 100 candidates, beside numpy). Run one with
+//! 100k users × 100 candidates, beside numpy); `pretrained` (the Llama, Qwen2 and GPT-2 blocks at
+//! the `small` size: forward tokens/s, one LoRA preference step, generation with and without
+//! the KV cache). Run one with
 //! `cargo bench --profile dev --workspace --bench w1` (see `docs/benchmarks.md`).
 
+pub mod pretrained;
 pub mod w2;
 pub mod w3;
 

@@ -85,8 +85,13 @@ pub struct W2Step {
 
 impl W2Step {
     pub fn new(shape: W2Shape, device: &Device) -> Self {
-        let config = w2_config();
-        let examples = w2_examples(shape, config.vocab_size, 0);
+        let model = Transformer::new(&w2_config(), 0, device).expect("W2 config is valid");
+        Self::with_model(shape, model)
+    }
+
+    /// The step on any model (a LoRA-adapted one, another architecture).
+    pub fn with_model(shape: W2Shape, model: Transformer) -> Self {
+        let examples = w2_examples(shape, model.config.vocab_size, 0);
         let reference = ReferenceLogps(
             examples
                 .iter()
@@ -94,7 +99,7 @@ impl W2Step {
                 .collect(),
         );
         Self {
-            model: Transformer::new(&config, 0, device).expect("W2 config is valid"),
+            model,
             examples,
             reference,
             objective: ObjectiveConfig::from_name("sdpo")

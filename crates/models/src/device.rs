@@ -17,7 +17,7 @@ pub enum DeviceError {
     Unknown(String),
     /// `cuda` was requested from a build without the `cuda` cargo feature.
     #[error(
-        "this build has no CUDA backend: rebuild with `--features prefopt-models/cuda` (needs the CUDA toolkit), or use --device wgpu"
+        "this build has no CUDA backend: rebuild with `--features cuda` (needs the CUDA toolkit), or use --device wgpu"
     )]
     CudaNotBuilt,
     /// `wgpu` was requested but no adapter exists.

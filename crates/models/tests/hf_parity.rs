@@ -89,15 +89,16 @@ fn max_abs_difference(a: &[f64], b: &[f64]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// Every mismatch of one fixture folder (empty when it matches).
-fn check_fixture(dir: &Path) -> Vec<String> {
+/// Every mismatch of one fixture folder (empty when it matches) and the largest logit
+/// difference seen.
+fn check_fixture(dir: &Path) -> (Vec<String>, f64) {
     match check_fixture_inner(dir) {
-        Ok(mismatches) => mismatches,
-        Err(error) => vec![format!("cannot check: {error}")],
+        Ok(checked) => checked,
+        Err(error) => (vec![format!("cannot check: {error}")], f64::NAN),
     }
 }
 
-fn check_fixture_inner(dir: &Path) -> Result<Vec<String>, String> {
+fn check_fixture_inner(dir: &Path) -> Result<(Vec<String>, f64), String> {
     let device = Device::flex();
     let text = std::fs::read_to_string(dir.join("expected.json")).map_err(|e| e.to_string())?;
     let expected: Expected = serde_json::from_str(&text).map_err(|e| e.to_string())?;
@@ -117,6 +118,7 @@ fn check_fixture_inner(dir: &Path) -> Result<Vec<String>, String> {
         pretrained.model
     };
     let mut mismatches = Vec::new();
+    let mut largest = 0.0_f64;
     for (index, sequence) in expected.sequences.iter().enumerate() {
         let ids = pretrained
             .tokenizer
@@ -139,6 +141,7 @@ fn check_fixture_inner(dir: &Path) -> Result<Vec<String>, String> {
             .zip(&sequence.logits)
             .map(|(a, b)| max_abs_difference(a, b))
             .fold(0.0, f64::max);
+        largest = largest.max(worst);
         if ours.len() != sequence.logits.len() || worst > TOLERANCE {
             mismatches.push(format!(
                 "sequence {index}: logits differ by up to {worst:.3e} over {} positions",
@@ -157,7 +160,7 @@ fn check_fixture_inner(dir: &Path) -> Result<Vec<String>, String> {
             ));
         }
     }
-    Ok(mismatches)
+    Ok((mismatches, largest))
 }
 
 #[test]
@@ -177,16 +180,14 @@ fn every_fixture_matches_transformers() {
     let mut failures = Vec::new();
     let mut failing = 0;
     for folder in &folders {
-        let mismatches = check_fixture(folder);
+        let (mismatches, largest) = check_fixture(folder);
         let name = folder.file_name().unwrap().to_string_lossy().to_string();
-        eprintln!(
-            "{name}: {}",
-            if mismatches.is_empty() {
-                "matches"
-            } else {
-                "MISMATCH"
-            }
-        );
+        let verdict = if mismatches.is_empty() {
+            "matches"
+        } else {
+            "MISMATCH"
+        };
+        eprintln!("{name}: {verdict} (largest logit difference {largest:.2e})");
         failing += usize::from(!mismatches.is_empty());
         failures.extend(mismatches.into_iter().map(|m| format!("{name}: {m}")));
     }

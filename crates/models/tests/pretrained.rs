@@ -454,3 +454,83 @@ fn broken_checkpoints_are_errors_naming_the_file_and_tensor() {
     .unwrap();
     assert!(error(&empty).contains("no model.safetensors or model.safetensors.index.json"));
 }
+
+#[test]
+fn shared_prefix_scoring_equals_naive_scoring_on_loaded_checkpoints() {
+    use prefopt_models::scoring::{ScoreItem, score};
+    let device = Device::flex();
+    for name in ["llama-tiny", "gpt2-tiny", "qwen2-tiny"] {
+        let model = load(name, &device).model;
+        let prompt: Vec<u32> = (0..30).map(|t| 2 + (t * 11) % 380).collect();
+        let responses: Vec<Vec<u32>> = (0..4)
+            .map(|k| {
+                (0..3 + k)
+                    .map(|t| 2 + (k * 41 + t * 5) as u32 % 380)
+                    .collect()
+            })
+            .collect();
+        let items = [ScoreItem {
+            prompt: &prompt,
+            responses: &responses,
+        }];
+        let shared = score(&model, &items, ScoringMode::SharedPrefix, None, 1).unwrap();
+        let naive = score(&model, &items, ScoringMode::Naive, None, 1).unwrap();
+        let read =
+            |t: Tensor<2>| -> Vec<f32> { t.into_data().convert::<f32>().try_to_vec().unwrap() };
+        let (a, b) = (read(shared.logps), read(naive.logps));
+        assert!(max_difference(&a, &b) < 1e-4, "{name}: {a:?} vs {b:?}");
+    }
+}
+
+/// A half-precision file (written here from the f32 fixture) loads as the f16-rounded weights.
+#[test]
+fn f16_checkpoints_load_as_their_rounded_weights() {
+    use burn::tensor::f16;
+    use safetensors::tensor::{Dtype, TensorView};
+    let scratch = Scratch::new("f16-checkpoint");
+    let dir = copy_fixture("llama-tiny", scratch.path());
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let converted: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let halves: Vec<u8> = view
+                .data()
+                .chunks(4)
+                .flat_map(|b| {
+                    let value = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                    f16::from_f32(value).to_le_bytes()
+                })
+                .collect();
+            (name, view.shape().to_vec(), halves)
+        })
+        .collect();
+    let views: Vec<(String, TensorView<'_>)> = converted
+        .iter()
+        .map(|(name, shape, data)| {
+            (
+                name.clone(),
+                TensorView::new(Dtype::F16, shape.clone(), data).unwrap(),
+            )
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
+    let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        config.replace("\"float32\"", "\"float16\""),
+    )
+    .unwrap();
+
+    let device = Device::flex();
+    let half = Pretrained::load(&dir, &device, DType::F32).unwrap().model;
+    let full = load("llama-tiny", &device).model;
+    let (half, full) = (named_values(&half), named_values(&full));
+    assert_eq!(half.len(), full.len());
+    for (path, (shape, values)) in &full {
+        let rounded: Vec<f32> = values.iter().map(|&v| f16::from_f32(v).to_f32()).collect();
+        assert_eq!(&half[path].0, shape);
+        assert_eq!(half[path].1, rounded, "{path}");
+    }
+}

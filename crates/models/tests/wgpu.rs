@@ -91,3 +91,76 @@ fn a_training_step_on_wgpu_matches_flex() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The pretrained blocks on wgpu: a LoRA S-DPO step on the Llama (grouped-query attention,
+/// RMSNorm, SwiGLU) and GPT-2 (fused q/k/v, learned positions) fixtures gives flex's loss and
+/// adapter gradients.
+#[test]
+fn a_lora_step_on_a_loaded_checkpoint_on_wgpu_matches_flex() {
+    use burn::tensor::DType;
+    use prefopt_models::lora::{self, LoraConfig};
+    use prefopt_models::pretrained::Pretrained;
+    use prefopt_models::tokenizer::EncodedExample;
+    use prefopt_models::train::ReferenceLogps;
+
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hf");
+    let examples: Vec<EncodedExample> = (0..3u32)
+        .map(|i| EncodedExample {
+            prompt: (0..20).map(|t| 2 + (i * 31 + t * 7) % 380).collect(),
+            responses: (0..3)
+                .map(|k| {
+                    (0..5)
+                        .map(|t| 2 + (i * 13 + k * 57 + t * 3) % 380)
+                        .collect()
+                })
+                .collect(),
+            user: None,
+            candidates: None,
+            weight: None,
+            smoothing: None,
+            reference: None,
+        })
+        .collect();
+    let reference = ReferenceLogps(vec![vec![-30.0; 3]; 3]);
+    let objective = ObjectiveConfig::from_name("sdpo").unwrap().check().unwrap();
+    let task = PreferenceTask::new(&examples, objective.as_ref(), Some(&reference), 1);
+    let run = |name: &str, device: &Device| {
+        let base = Pretrained::load(&fixtures.join(name), &device.clone().autodiff(), DType::F32)
+            .unwrap()
+            .model;
+        let config = LoraConfig {
+            rank: 4,
+            alpha: 8.0,
+            seed: 2,
+            ..LoraConfig::default()
+        };
+        let model = lora::attach(base, &config).unwrap();
+        let (loss, _) = task.loss(&model, &[0, 1, 2]).unwrap();
+        let value = loss.clone().into_scalar::<f64>();
+        let gradients: BTreeMap<String, Vec<f32>> = gradients_by_path(&model, &loss.backward())
+            .into_iter()
+            .map(|(k, g)| (k, g.to_data().convert::<f32>().try_to_vec().unwrap()))
+            .collect();
+        (value, gradients)
+    };
+    for name in ["llama-tiny", "gpt2-tiny"] {
+        let (cpu_loss, cpu) = run(name, &Device::flex());
+        let (gpu_loss, gpu) = run(name, &Device::wgpu(DeviceKind::DefaultDevice));
+        assert!(
+            (cpu_loss - gpu_loss).abs() <= 1e-4 * cpu_loss.abs(),
+            "{name}: loss {cpu_loss} vs {gpu_loss}"
+        );
+        assert!(
+            !cpu.is_empty() && cpu.keys().all(|k| k.contains("lora")),
+            "{name}: {:?}",
+            cpu.keys()
+        );
+        for (path, g) in &cpu {
+            let gap = relative_gap(&gpu[path], g);
+            assert!(
+                gap <= 1e-3,
+                "{name}: gradient {path}: relative gap {gap:.2e}"
+            );
+        }
+    }
+}

@@ -433,7 +433,7 @@ impl Experiment<'_> {
         );
         let config = self.train_config("prlhf-dpo")?;
         let outcome = train(
-            self.sft.clone(),
+            self.policy.preference_start(&self.sft)?,
             &task,
             &config,
             &self.policy.description()?,
@@ -515,7 +515,7 @@ impl Experiment<'_> {
         );
         let config = self.train_config(&name)?;
         let model = PersonalizedPolicy {
-            policy: self.sft.clone(),
+            policy: self.policy.preference_start(&self.sft)?,
             users,
         };
         let description = format!(

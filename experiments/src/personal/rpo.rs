@@ -343,7 +343,7 @@ impl Experiment<'_> {
         let name = format!("rpo-{method}-{settings}").replace([' ', ',', '=', 'τ', 'γ'], "");
         let config = self.config(&name, batch_size)?;
         let outcome = train(
-            self.sft.clone(),
+            self.policy.preference_start(&self.sft)?,
             &task,
             &config,
             &self.policy.description()?,
@@ -400,7 +400,7 @@ impl Experiment<'_> {
         // Two singles per triplet: twice the micro-batch keeps the updates per epoch equal.
         let config = self.config(&format!("rpo-unpaired-t{temperature}"), 2 * batch_size)?;
         let outcome = train(
-            self.sft.clone(),
+            self.policy.preference_start(&self.sft)?,
             &task,
             &config,
             &self.policy.description()?,

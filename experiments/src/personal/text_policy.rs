@@ -1,14 +1,17 @@
-//! What the P-RLHF and RPO experiments share: a byte-level BPE trained on the dataset's texts,
-//! a small transformer policy, SFT on the chosen responses (the reference and the starting
-//! point of every preference run), and sequence log-probs of every response of a split.
+//! What the P-RLHF and RPO experiments share: a byte-level BPE trained on the dataset's texts
+//! and a small transformer policy (or a pretrained checkpoint and its tokenizer, optionally with
+//! LoRA adapters), SFT on the chosen responses (the reference and the starting point of every
+//! preference run), and sequence log-probs of every response of a split.
 
 use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{DType, Device, Tensor};
 use prefopt_data::PreferenceRecord;
 use prefopt_models::config::{Preset, TransformerConfig};
+use prefopt_models::lora::{self, LoraConfig};
+use prefopt_models::pretrained::Pretrained;
 use prefopt_models::scoring::{ScoreItem, ScoringMode, score};
 use prefopt_models::tokenizer::{EncodedExample, TextTokenizer, Tokenizer, encode_record};
 use prefopt_models::train::{SftTask, TrainConfig, train};
@@ -24,6 +27,9 @@ pub struct TextPolicy {
     pub model_config: TransformerConfig,
     /// The autodiff device training runs on.
     pub device: Device,
+    /// The checkpoint's weights when the experiment config names one.
+    pub pretrained: Option<Transformer>,
+    pub lora: Option<LoraConfig>,
 }
 
 impl TextPolicy {
@@ -34,6 +40,22 @@ impl TextPolicy {
         vocab_size: usize,
         preset: &str,
     ) -> Result<Self> {
+        let device = config
+            .device_choice()?
+            .device()
+            .map_err(|e| ExperimentError::Invalid(format!("device: {e}")))?
+            .autodiff();
+        let lora = config.lora.clone();
+        if let Some(dir) = &config.model.checkpoint {
+            let loaded = Pretrained::load(dir, &device, DType::F32)?;
+            return Ok(Self {
+                tokenizer: loaded.tokenizer,
+                model_config: loaded.model.config.clone(),
+                device,
+                pretrained: Some(loaded.model),
+                lora,
+            });
+        }
         let texts = records.iter().flat_map(|r| {
             std::iter::once(r.prompt.as_str())
                 .chain(std::iter::once(r.chosen.as_str()))
@@ -41,15 +63,27 @@ impl TextPolicy {
         });
         let tokenizer = TextTokenizer::train_bpe(texts, vocab_size)?;
         let model_config = preset.parse::<Preset>()?.config(tokenizer.vocab_size());
-        let device = config
-            .device_choice()?
-            .device()
-            .map_err(|e| ExperimentError::Invalid(format!("device: {e}")))?
-            .autodiff();
         Ok(Self {
             tokenizer,
             model_config,
             device,
+            pretrained: None,
+            lora,
+        })
+    }
+
+    /// The policy a preference run starts from: the SFT model, or with LoRA the SFT model with
+    /// its adapter merged and a fresh adapter on top (its reference is the SFT model itself).
+    pub fn preference_start(&self, sft: &Transformer) -> Result<Transformer> {
+        Ok(match &self.lora {
+            Some(lora) => lora::attach(
+                lora::merge(sft.clone()),
+                &LoraConfig {
+                    seed: lora.seed ^ 0x5eed,
+                    ..lora.clone()
+                },
+            )?,
+            None => sft.clone(),
         })
     }
 
@@ -66,7 +100,7 @@ impl TextPolicy {
     }
 
     pub fn description(&self) -> Result<String> {
-        serde_json::to_string(&self.model_config)
+        serde_json::to_string(&(&self.model_config, &self.lora))
             .map_err(|e| ExperimentError::Invalid(e.to_string()))
     }
 
@@ -80,7 +114,14 @@ impl TextPolicy {
         name: &str,
     ) -> Result<(Transformer, f64)> {
         let start = Instant::now();
-        let model = Transformer::new(&self.model_config, seed, &self.device)?;
+        let model = match &self.pretrained {
+            Some(model) => model.clone(),
+            None => Transformer::new(&self.model_config, seed, &self.device)?,
+        };
+        let model = match &self.lora {
+            Some(lora) => lora::attach(model, lora)?,
+            None => model,
+        };
         let mut config = RecPipeline::log_config(settings, Some(log_dir), name)?;
         config.seed ^= seed;
         let task = SftTask {
