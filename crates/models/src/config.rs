@@ -459,6 +459,39 @@ mod tests {
         assert_eq!(Preset::Small.config(8192).parameter_count(), 5_256_704);
     }
 
+    /// Llama 3.1 8B's scaling (θ 500000, head_dim 128, factor 8, low 1, high 4, original 8192):
+    /// high frequencies kept, low ones divided by 8, the band between blended (values from
+    /// `transformers`' `_compute_llama3_parameters` rule evaluated in f64).
+    #[test]
+    fn llama3_scaling_keeps_high_divides_low_and_blends_between() {
+        let scaling = RopeScaling::Llama3 {
+            factor: 8.0,
+            low_freq_factor: 1.0,
+            high_freq_factor: 4.0,
+            original_max_positions: 8192,
+        };
+        let frequency = |i: usize| 500_000f64.powf(-((2 * i) as f64) / 128.0);
+        for (i, expected) in [
+            (0, 1.0),
+            (20, 0.016560440080994446),
+            (28, 0.0032114459947525913),
+            (30, 0.0013718935677611381),
+            (32, 0.0005248461609929547),
+            (34, 0.00017850781276799638),
+            (36, 7.78465527393245e-05),
+            (40, 3.428102195952591e-05),
+            (63, 3.068925988914511e-07),
+        ] {
+            let got = scaling.apply(frequency(i));
+            assert!(
+                (got - expected).abs() <= 1e-12 * expected,
+                "{i}: {got} vs {expected}"
+            );
+        }
+        let linear = RopeScaling::Linear { factor: 4.0 };
+        assert_eq!(linear.apply(0.5), 0.125);
+    }
+
     #[test]
     fn unbuildable_shapes_are_errors() {
         let bad = |edit: fn(&mut TransformerConfig)| {

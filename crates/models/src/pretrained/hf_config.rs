@@ -208,9 +208,22 @@ fn rope(fields: &Fields<'_>, default_theta: f64) -> Result<PositionEncoding> {
             precision,
         });
     };
-    let parameters = parameters
+    let mut parameters = parameters
         .as_object()
         .ok_or_else(|| fields.error("`rope_parameters` must be an object".into()))?;
+    // Nested by layer type (models mixing full and sliding attention): every layer here is
+    // full attention, so that entry is the one to read.
+    if parameters.values().any(Value::is_object) {
+        parameters = parameters
+            .get("full_attention")
+            .and_then(Value::as_object)
+            .ok_or_else(|| {
+                fields.error(
+                    "`rope_parameters` is nested by layer type without a `full_attention` entry"
+                        .into(),
+                )
+            })?;
+    }
     let inner = Fields {
         map: parameters,
         file: fields.file,
@@ -220,16 +233,20 @@ fn rope(fields: &Fields<'_>, default_theta: f64) -> Result<PositionEncoding> {
         .str("rope_type")?
         .or(inner.str("type")?)
         .unwrap_or("default");
-    if let Some(partial) = fields
-        .map
-        .get("partial_rotary_factor")
-        .and_then(Value::as_f64)
-        && partial != 1.0
+    for partial in [
+        fields.map.get("partial_rotary_factor"),
+        parameters.get("partial_rotary_factor"),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(Value::as_f64)
     {
-        return Err(fields.error(format!(
-            "`partial_rotary_factor` = {partial} is not supported (rotary embeddings cover \
-             whole heads)"
-        )));
+        if partial != 1.0 {
+            return Err(fields.error(format!(
+                "`partial_rotary_factor` = {partial} is not supported (rotary embeddings cover \
+                 whole heads)"
+            )));
+        }
     }
     let number = |key: &str| -> Result<f64> {
         parameters
@@ -246,7 +263,20 @@ fn rope(fields: &Fields<'_>, default_theta: f64) -> Result<PositionEncoding> {
             factor: number("factor")?,
             low_freq_factor: number("low_freq_factor")?,
             high_freq_factor: number("high_freq_factor")?,
-            original_max_positions: number("original_max_position_embeddings")? as usize,
+            // As `transformers` resolves it: the top-level field first, then the rope
+            // parameters', then the model's own context length.
+            original_max_positions: match fields
+                .optional_usize("original_max_position_embeddings")?
+                .or(inner.optional_usize("original_max_position_embeddings")?)
+                .or(fields.optional_usize("max_position_embeddings")?)
+            {
+                Some(length) => length,
+                None => {
+                    return Err(fields.error(
+                        "rope type `llama3` needs `original_max_position_embeddings`".into(),
+                    ));
+                }
+            },
         }),
         other => {
             return Err(fields.error(format!(
@@ -379,6 +409,41 @@ mod tests {
             } => assert_eq!((theta, factor), (500000.0, 8.0)),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// transformers ≥ 5 writes `rope_parameters`; a llama3 block without
+    /// `original_max_position_embeddings` falls back to the model's context length.
+    #[test]
+    fn rope_parameters_are_read_like_transformers() {
+        let text = r#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+            "num_attention_heads": 4, "num_hidden_layers": 1, "intermediate_size": 96,
+            "vocab_size": 100, "max_position_embeddings": 4096, "dtype": "bfloat16",
+            "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8,
+                "low_freq_factor": 1.0, "high_freq_factor": 4.0}}"#;
+        let config = parse(text, "config.json").unwrap();
+        assert_eq!(
+            config.transformer.positions,
+            PositionEncoding::Rope {
+                theta: 500000.0,
+                scaling: Some(RopeScaling::Llama3 {
+                    factor: 8.0,
+                    low_freq_factor: 1.0,
+                    high_freq_factor: 4.0,
+                    original_max_positions: 4096,
+                }),
+                precision: RopeFrequencyPrecision::Bf16,
+            }
+        );
+        let partial = text.replace(
+            "\"factor\": 8,",
+            "\"factor\": 8, \"partial_rotary_factor\": 0.5,",
+        );
+        assert!(
+            parse(&partial, "c")
+                .unwrap_err()
+                .to_string()
+                .contains("partial_rotary_factor")
+        );
     }
 
     #[test]
