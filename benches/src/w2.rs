@@ -61,15 +61,7 @@ pub fn w2_examples(shape: W2Shape, vocab: usize, seed: u64) -> Vec<EncodedExampl
                     r
                 })
                 .collect();
-            EncodedExample {
-                prompt,
-                responses,
-                user: None,
-                candidates: None,
-                weight: None,
-                smoothing: None,
-                reference: None,
-            }
+            EncodedExample::new(prompt, responses)
         })
         .collect()
 }

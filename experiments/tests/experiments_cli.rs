@@ -33,6 +33,50 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// `prefopt train` into `out/train`, then `prefopt eval` of the saved policy into `out/eval`;
+/// returns both reports.
+fn train_then_eval(config: &str, out: &Path) -> (String, String) {
+    let prefopt = env!("CARGO_BIN_EXE_prefopt");
+    let train_dir = out.join("train");
+    ok(&run(
+        prefopt,
+        &[
+            "train",
+            "--config",
+            config,
+            "--out",
+            train_dir.to_str().unwrap(),
+        ],
+    ));
+    let eval_dir = out.join("eval");
+    let policy = train_dir.join("policy.safetensors");
+    ok(&run(
+        prefopt,
+        &[
+            "eval",
+            "--config",
+            config,
+            "--checkpoint",
+            policy.to_str().unwrap(),
+            "--out",
+            eval_dir.to_str().unwrap(),
+        ],
+    ));
+    (
+        read(&train_dir.join("results.md")),
+        read(&eval_dir.join("results.md")),
+    )
+}
+
+/// The first metric column (HR@1) of a method's row in a report.
+fn first_metric(report: &str, method: &str) -> String {
+    report
+        .lines()
+        .find(|l| l.starts_with(&format!("| {method} |")))
+        .map(|l| l.split('|').nth(3).unwrap().trim().to_string())
+        .unwrap_or_else(|| panic!("no row `{method}` in\n{report}"))
+}
+
 #[test]
 fn reproduce_writes_the_report_of_every_table() {
     let out = scratch("reproduce");
@@ -143,43 +187,13 @@ fn prefopt_train_eval_and_score_round_trip_a_model() {
     .unwrap();
     let prefopt = env!("CARGO_BIN_EXE_prefopt");
     let config = config.to_str().unwrap();
-    let train_dir = out.join("train");
-    ok(&run(
-        prefopt,
-        &[
-            "train",
-            "--config",
-            config,
-            "--out",
-            train_dir.to_str().unwrap(),
-        ],
-    ));
-    let report = read(&train_dir.join("results.md"));
+    let (report, evaluated) = train_then_eval(config, &out);
     assert!(report.contains("| dmpo | K=2 |"), "{report}");
-    let policy = train_dir.join("policy.safetensors");
-    let eval_dir = out.join("eval");
-    ok(&run(
-        prefopt,
-        &[
-            "eval",
-            "--config",
-            config,
-            "--checkpoint",
-            policy.to_str().unwrap(),
-            "--out",
-            eval_dir.to_str().unwrap(),
-        ],
-    ));
+    let policy = out.join("train/policy.safetensors");
     // The saved policy evaluates to the numbers `train` reported for it.
-    let row = |text: &str, method: &str| {
-        text.lines()
-            .find(|l| l.starts_with(&format!("| {method} |")))
-            .map(|l| l.split('|').nth(3).unwrap().trim().to_string())
-            .unwrap()
-    };
     assert_eq!(
-        row(&read(&eval_dir.join("results.md")), "policy"),
-        row(&report, "dmpo")
+        first_metric(&evaluated, "policy"),
+        first_metric(&report, "dmpo")
     );
     let scores = out.join("scores.csv");
     ok(&run(
@@ -304,21 +318,9 @@ fn a_pretrained_checkpoint_with_lora_runs_sft_and_sdpo() {
         ),
     )
     .unwrap();
-    let prefopt = env!("CARGO_BIN_EXE_prefopt");
-    let config = config.to_str().unwrap();
-    let train_dir = out.join("train");
-    ok(&run(
-        prefopt,
-        &[
-            "train",
-            "--config",
-            config,
-            "--out",
-            train_dir.to_str().unwrap(),
-        ],
-    ));
-    let report = read(&train_dir.join("results.md"));
+    let (report, evaluated) = train_then_eval(config.to_str().unwrap(), &out);
     assert!(report.contains("| sdpo | K=3 |"), "{report}");
+    let train_dir = out.join("train");
     let adapter: serde_json::Value =
         serde_json::from_str(&read(&train_dir.join("adapter/adapter_config.json"))).unwrap();
     assert_eq!(adapter["r"], 4);
@@ -331,28 +333,9 @@ fn a_pretrained_checkpoint_with_lora_runs_sft_and_sdpo() {
             .join("adapter/adapter_model.safetensors")
             .is_file()
     );
-    let eval_dir = out.join("eval");
-    ok(&run(
-        prefopt,
-        &[
-            "eval",
-            "--config",
-            config,
-            "--checkpoint",
-            train_dir.join("policy.safetensors").to_str().unwrap(),
-            "--out",
-            eval_dir.to_str().unwrap(),
-        ],
-    ));
-    let hr1 = |text: &str, method: &str| {
-        text.lines()
-            .find(|l| l.starts_with(&format!("| {method} |")))
-            .map(|l| l.split('|').nth(3).unwrap().trim().to_string())
-            .unwrap()
-    };
     assert_eq!(
-        hr1(&read(&eval_dir.join("results.md")), "policy"),
-        hr1(&report, "sdpo")
+        first_metric(&evaluated, "policy"),
+        first_metric(&report, "sdpo")
     );
     std::fs::remove_dir_all(&out).unwrap();
 }

@@ -251,15 +251,7 @@ fn examples(tokenizer: &TextTokenizer) -> Vec<EncodedExample> {
                         .unwrap()
                 })
                 .collect();
-            EncodedExample {
-                prompt,
-                responses,
-                user: None,
-                candidates: None,
-                weight: None,
-                smoothing: None,
-                reference: None,
-            }
+            EncodedExample::new(prompt, responses)
         })
         .collect()
 }

@@ -105,20 +105,17 @@ fn a_lora_step_on_a_loaded_checkpoint_on_wgpu_matches_flex() {
 
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hf");
     let examples: Vec<EncodedExample> = (0..3u32)
-        .map(|i| EncodedExample {
-            prompt: (0..20).map(|t| 2 + (i * 31 + t * 7) % 380).collect(),
-            responses: (0..3)
-                .map(|k| {
-                    (0..5)
-                        .map(|t| 2 + (i * 13 + k * 57 + t * 3) % 380)
-                        .collect()
-                })
-                .collect(),
-            user: None,
-            candidates: None,
-            weight: None,
-            smoothing: None,
-            reference: None,
+        .map(|i| {
+            EncodedExample::new(
+                (0..20).map(|t| 2 + (i * 31 + t * 7) % 380).collect(),
+                (0..3)
+                    .map(|k| {
+                        (0..5)
+                            .map(|t| 2 + (i * 13 + k * 57 + t * 3) % 380)
+                            .collect()
+                    })
+                    .collect(),
+            )
         })
         .collect();
     let reference = ReferenceLogps(vec![vec![-30.0; 3]; 3]);

@@ -80,6 +80,22 @@ pub struct EncodedExample {
     pub reference: Option<Vec<f64>>,
 }
 
+impl EncodedExample {
+    /// An example of a prompt and its `[chosen, rejected…]` responses, with no user, candidates,
+    /// weights or cached reference.
+    pub fn new(prompt: Vec<u32>, responses: Vec<Vec<u32>>) -> Self {
+        Self {
+            prompt,
+            responses,
+            user: None,
+            candidates: None,
+            weight: None,
+            smoothing: None,
+            reference: None,
+        }
+    }
+}
+
 /// The candidate set of a recommendation example, tokenized as responses.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Candidates {
