@@ -147,7 +147,8 @@ pub fn run_tables(
         data.push(what.to_string());
         if let Some(preset) = preset {
             model.push(format!(
-                "{what}: `{preset}` preset over a BPE of the dataset's texts"
+                "{what}: {}",
+                crate::personal::text_policy::describe_policy(&config, preset)
             ));
         }
     }

@@ -339,3 +339,44 @@ fn a_pretrained_checkpoint_with_lora_runs_sft_and_sdpo() {
     );
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// The text-policy experiments (P-RLHF, RPO) take the same `model` / `lora` keys: they run on
+/// the Qwen2 fixture's weights and tokenizer and say so in their reports.
+#[test]
+fn text_policy_experiments_run_on_a_checkpoint_with_lora() {
+    let out = scratch("text-policy-checkpoint");
+    std::fs::create_dir_all(&out).unwrap();
+    let config = out.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "model = \"{}/../crates/models/tests/fixtures/hf/qwen2-tiny\"\n\
+             lora = {{ rank = 4, alpha = 8.0 }}\n{}",
+            env!("CARGO_MANIFEST_DIR"),
+            read(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tiny.toml")))
+        ),
+    )
+    .unwrap();
+    for (binary, row) in [
+        (env!("CARGO_BIN_EXE_rpo"), "| RPO paired |"),
+        (env!("CARGO_BIN_EXE_prlhf"), "| P-DPO individual |"),
+    ] {
+        let dir = out.join(Path::new(binary).file_name().unwrap());
+        ok(&run(
+            binary,
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+        ));
+        let report = read(&dir.join("results.md"));
+        assert!(report.contains(row), "{report}");
+        assert!(
+            report.contains("qwen2-tiny` with its tokenizer, LoRA r = 4"),
+            "{report}"
+        );
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -25,7 +25,7 @@ use prefopt_user_models::prlhf::{UserInit, UserModel, UserModelConfig, UserModel
 use serde::{Deserialize, Serialize};
 
 use super::PersonalContext;
-use super::text_policy::{TextPolicy, correct, reward_margins};
+use super::text_policy::{TextPolicy, correct, describe_policy, reward_margins};
 use crate::error::{ExperimentError, Result};
 use crate::rec::RecPipeline;
 use crate::report::plots::{Bar, bar_chart};
@@ -738,7 +738,7 @@ impl Experiment<'_> {
         }
         let mut paragraphs = vec![format!(
             "Data: `{}` ({} train / {} test pairs; {} users, {} preferring short responses). \
-             Policy: the `{}` preset over a byte-level BPE of {} tokens, SFT on the chosen \
+             Policy: {} ({} tokens), SFT on the chosen \
              responses, which is also the reference (no user tokens, as in the official code). \
              P-DPO trains the policy and the user model jointly; every comparison appears once \
              under its user and once under the generic user 0 (`methods/personal.md` §2a). \
@@ -750,7 +750,7 @@ impl Experiment<'_> {
             self.test.len(),
             self.data.prefers_short.len() - 1,
             self.data.prefers_short.iter().filter(|s| **s).count(),
-            settings.preset,
+            describe_policy(self.context.config, &settings.preset),
             self.policy.tokenizer.vocab_size(),
             self.generation_prompts.len(),
             settings.generation_users

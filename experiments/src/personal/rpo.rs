@@ -28,7 +28,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::PersonalContext;
-use super::text_policy::{TextPolicy, correct, reward_margins};
+use super::text_policy::{TextPolicy, correct, describe_policy, reward_margins};
 use crate::error::{ExperimentError, Result};
 use crate::rec::RecPipeline;
 use crate::report::plots::{Series, line_plot};
@@ -583,7 +583,7 @@ impl Experiment<'_> {
         claims.push(shrinkage_claim);
         let paragraphs = vec![format!(
             "Data: `{}` ({} train / {} test pairs; test prompts are new prompts of the training \
-             families). Policy: the `{}` preset over a byte-level BPE, SFT on the chosen \
+             families). Policy: {}, SFT on the chosen \
              responses, which is also the frozen reference. Every run starts from the SFT model \
              with β {} and the same schedule; prompt embeddings: {:?}. Accuracy is \
              1[β·(lc − lr) > 0] per held-out pair; Δ is paired against DPO at B {b}. \
@@ -592,7 +592,7 @@ impl Experiment<'_> {
             self.dir.display(),
             self.train.len(),
             self.test.len(),
-            s.preset,
+            describe_policy(self.context.config, &s.preset),
             s.beta,
             s.embeddings
         )];

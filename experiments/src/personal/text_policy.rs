@@ -21,6 +21,23 @@ use crate::config::ExperimentConfig;
 use crate::error::{ExperimentError, Result};
 use crate::rec::RecPipeline;
 
+/// What the text-policy experiments train, in words for their reports: the preset over a BPE
+/// of the dataset's texts, or the configured checkpoint with its own tokenizer, and the LoRA
+/// adapters when there are any.
+pub fn describe_policy(config: &ExperimentConfig, preset: &str) -> String {
+    let base = match &config.model.checkpoint {
+        Some(dir) => format!("the checkpoint `{}` with its tokenizer", dir.display()),
+        None => format!("the `{preset}` preset over a byte-level BPE of the dataset's texts"),
+    };
+    match &config.lora {
+        Some(lora) => format!(
+            "{base}, LoRA r = {} α = {} (the SFT adapter merged before each preference run)",
+            lora.rank, lora.alpha
+        ),
+        None => base,
+    }
+}
+
 /// A text policy's tokenizer, model shape and device.
 pub struct TextPolicy {
     pub tokenizer: TextTokenizer,
