@@ -231,6 +231,15 @@ impl TrainArgs {
         let run =
             pipeline.preference(&objective, &sft, &pipeline.config.preference, Some(&logs))?;
         save_model(&self.out.join("policy.safetensors"), &pipeline, &run.model)?;
+        if let Some(checkpoint) = &pipeline.config.model.checkpoint {
+            // The fine-tuned policy as a Hugging Face checkpoint (adapters merged), loadable by
+            // `transformers` and as `model = "<out>/policy-hf"` here.
+            prefopt_models::pretrained::save_checkpoint(
+                &prefopt_models::lora::merge(run.model.clone()),
+                checkpoint,
+                &self.out.join("policy-hf"),
+            )?;
+        }
         if let Some(lora) = &pipeline.config.lora {
             // The preference adapter as PEFT writes it, on top of the merged SFT model.
             let base = pipeline.config.model.checkpoint.as_ref().map_or_else(

@@ -353,7 +353,10 @@ fn text_policy_experiments_run_on_a_checkpoint_with_lora() {
             "model = \"{}/../crates/models/tests/fixtures/hf/qwen2-tiny\"\n\
              lora = {{ rank = 4, alpha = 8.0 }}\n{}",
             env!("CARGO_MANIFEST_DIR"),
-            read(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tiny.toml")))
+            read(Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/tiny.toml"
+            )))
         ),
     )
     .unwrap();

@@ -526,3 +526,50 @@ fn f16_checkpoints_load_as_their_rounded_weights() {
         assert_eq!(half[path].1, rounded, "{path}");
     }
 }
+
+/// A merged LoRA model written as a Hugging Face checkpoint loads back (here, and by the same
+/// key names `transformers` reads) with the adapted model's logits; every family round trips
+/// with its original key set.
+#[test]
+fn merged_models_export_as_hugging_face_checkpoints() {
+    use prefopt_models::pretrained::save_checkpoint;
+    let device = Device::flex();
+    let scratch = Scratch::new("export");
+    let base = load("llama-tiny", &device).model;
+    let (adapted, _) = lora::load_peft(base, &fixture("llama-tiny-lora")).unwrap();
+    let refused = save_checkpoint(&adapted, &fixture("llama-tiny"), scratch.path());
+    assert!(refused.unwrap_err().to_string().contains("merge them"));
+    let merged_dir = scratch.path().join("llama-merged");
+    save_checkpoint(
+        &lora::merge(adapted.clone()),
+        &fixture("llama-tiny"),
+        &merged_dir,
+    )
+    .unwrap();
+    let reloaded = Pretrained::load(&merged_dir, &device, DType::F32).unwrap();
+    assert!(max_difference(&logits(&reloaded.model, &IDS), &logits(&adapted, &IDS)) < 1e-5);
+
+    let keys = |dir: &Path| {
+        let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+        let mut names: Vec<(String, Vec<usize>)> = safetensors::SafeTensors::deserialize(&bytes)
+            .unwrap()
+            .tensors()
+            .into_iter()
+            .map(|(name, view)| (name, view.shape().to_vec()))
+            .collect();
+        names.sort();
+        names
+    };
+    for name in ["llama-tiny", "qwen2-tiny", "gpt2-tiny"] {
+        let original = load(name, &device).model;
+        let dir = scratch.path().join(name);
+        save_checkpoint(&original, &fixture(name), &dir).unwrap();
+        assert_eq!(
+            keys(&dir),
+            keys(&fixture(name)),
+            "{name}: key names and shapes"
+        );
+        let back = Pretrained::load(&dir, &device, DType::F32).unwrap().model;
+        assert_eq!(named_values(&back), named_values(&original), "{name}");
+    }
+}

@@ -14,6 +14,7 @@
 //! # Ok::<(), prefopt_models::ModelError>(())
 //! ```
 
+mod export;
 mod hf_config;
 mod weights;
 
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::{DType, Device};
 
+pub use export::save_checkpoint;
 pub use hf_config::{Architecture, HfConfig};
 pub use weights::weight_files;
 

@@ -1,0 +1,221 @@
+//! Writing a model back as a Hugging Face checkpoint folder: the weights under `transformers`'
+//! names and layout (f32), with the source checkpoint's config and tokenizer, so a fine-tuned
+//! or LoRA-merged model loads in `transformers` (and here) like the original.
+
+use std::path::Path;
+
+use burn_store::burn_pack::Tensor as PackTensor;
+use burn_store::{
+    BurnToPyTorchAdapter, KeyRemapper, ModuleAdapter, ModuleContext, ModuleSnapshot, ModuleStore,
+    SafetensorsStore,
+};
+
+use super::hf_config::Architecture;
+use crate::error::{ModelError, Result};
+use crate::transformer::Transformer;
+
+/// Module paths (after the layout adapter, which renames Llama's norm scales to `weight`) to
+/// Hugging Face keys.
+fn patterns(architecture: Architecture) -> Vec<(&'static str, &'static str)> {
+    match architecture {
+        Architecture::Llama | Architecture::Qwen2 => vec![
+            (r"^token_embedding\.weight$", "model.embed_tokens.weight"),
+            (
+                r"^blocks\.(\d+)\.attention\.qkv\.query\.linear\.(weight|bias)$",
+                "model.layers.$1.self_attn.q_proj.$2",
+            ),
+            (
+                r"^blocks\.(\d+)\.attention\.qkv\.key\.linear\.(weight|bias)$",
+                "model.layers.$1.self_attn.k_proj.$2",
+            ),
+            (
+                r"^blocks\.(\d+)\.attention\.qkv\.value\.linear\.(weight|bias)$",
+                "model.layers.$1.self_attn.v_proj.$2",
+            ),
+            (
+                r"^blocks\.(\d+)\.attention\.output\.linear\.(weight|bias)$",
+                "model.layers.$1.self_attn.o_proj.$2",
+            ),
+            (
+                r"^blocks\.(\d+)\.mlp\.gate\.linear\.(weight|bias)$",
+                "model.layers.$1.mlp.gate_proj.$2",
+            ),
+            (
+                r"^blocks\.(\d+)\.mlp\.up\.linear\.(weight|bias)$",
+                "model.layers.$1.mlp.up_proj.$2",
+            ),
+            (
+                r"^blocks\.(\d+)\.mlp\.down\.linear\.(weight|bias)$",
+                "model.layers.$1.mlp.down_proj.$2",
+            ),
+            (
+                r"^blocks\.(\d+)\.attention_norm\.(?:gamma|weight)$",
+                "model.layers.$1.input_layernorm.weight",
+            ),
+            (
+                r"^blocks\.(\d+)\.mlp_norm\.(?:gamma|weight)$",
+                "model.layers.$1.post_attention_layernorm.weight",
+            ),
+            (r"^final_norm\.(?:gamma|weight)$", "model.norm.weight"),
+        ],
+        Architecture::Gpt2 => vec![
+            (r"^token_embedding\.weight$", "transformer.wte.weight"),
+            (r"^position_embedding\.weight$", "transformer.wpe.weight"),
+            (
+                r"^blocks\.(\d+)\.attention_norm\.(?:gamma|weight)$",
+                "transformer.h.$1.ln_1.weight",
+            ),
+            (
+                r"^blocks\.(\d+)\.attention_norm\.(?:beta|bias)$",
+                "transformer.h.$1.ln_1.bias",
+            ),
+            (
+                r"^blocks\.(\d+)\.attention\.qkv\.linear\.(weight|bias)$",
+                "transformer.h.$1.attn.c_attn.$2",
+            ),
+            (
+                r"^blocks\.(\d+)\.attention\.output\.linear\.(weight|bias)$",
+                "transformer.h.$1.attn.c_proj.$2",
+            ),
+            (
+                r"^blocks\.(\d+)\.mlp_norm\.(?:gamma|weight)$",
+                "transformer.h.$1.ln_2.weight",
+            ),
+            (
+                r"^blocks\.(\d+)\.mlp_norm\.(?:beta|bias)$",
+                "transformer.h.$1.ln_2.bias",
+            ),
+            (
+                r"^blocks\.(\d+)\.mlp\.up\.linear\.(weight|bias)$",
+                "transformer.h.$1.mlp.c_fc.$2",
+            ),
+            (
+                r"^blocks\.(\d+)\.mlp\.down\.linear\.(weight|bias)$",
+                "transformer.h.$1.mlp.c_proj.$2",
+            ),
+            (r"^final_norm\.(?:gamma|weight)$", "transformer.ln_f.weight"),
+            (r"^final_norm\.(?:beta|bias)$", "transformer.ln_f.bias"),
+        ],
+    }
+}
+
+/// GPT-2 keeps its Conv1D weights input-major, burn's layout: only a separate head is a
+/// PyTorch `Linear` to transpose.
+#[derive(Clone)]
+struct Gpt2Layout;
+
+impl ModuleAdapter for Gpt2Layout {
+    fn adapt(&self, tensor: PackTensor, ctx: ModuleContext<'_>) -> PackTensor {
+        if tensor.name == "lm_head.weight" {
+            BurnToPyTorchAdapter.adapt(tensor, ctx)
+        } else {
+            tensor
+        }
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
+}
+
+/// Writes `model` to `out` as a checkpoint of `source`'s kind: `model.safetensors` (f32, the
+/// names and layout `transformers` reads) beside `source`'s `config.json` (its `dtype` set to
+/// float32), `tokenizer.json` and `generation_config.json`. A model with LoRA adapters is
+/// refused: merge them first ([`crate::lora::merge`]) or save them alone
+/// ([`crate::lora::save_peft`]).
+pub fn save_checkpoint(model: &Transformer, source: &Path, out: &Path) -> Result<()> {
+    let mut probe = model.clone();
+    if probe
+        .projections_mut()
+        .iter()
+        .any(|p| p.projection.lora.is_some())
+    {
+        return Err(ModelError::InvalidConfig(
+            "the model has LoRA adapters: merge them (lora::merge) or save them alone \
+             (lora::save_peft)"
+                .into(),
+        ));
+    }
+    let config = super::read_config(source)?;
+    if config.transformer != model.config {
+        return Err(ModelError::InvalidConfig(format!(
+            "the model's shape differs from the checkpoint at {}",
+            source.display()
+        )));
+    }
+    std::fs::create_dir_all(out).map_err(|e| ModelError::io(out, e))?;
+    let remapper = KeyRemapper::from_patterns(patterns(config.architecture))
+        .map_err(|e| ModelError::InvalidConfig(format!("key patterns: {e}")))?;
+    let path = out.join("model.safetensors");
+    let mut store = SafetensorsStore::from_file(&path)
+        .remap(remapper)
+        .skip_enum_variants(true)
+        .clear_metadata()
+        .metadata("format", "pt")
+        .overwrite(true);
+    store = match config.architecture {
+        Architecture::Gpt2 => store.with_to_adapter(Gpt2Layout),
+        _ => store.with_to_adapter(BurnToPyTorchAdapter),
+    };
+    let model = model.clone().cast_for_export()?;
+    model
+        .save_into(&mut store)
+        .map_err(|e| ModelError::Checkpoint {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    // Every tensor must have found its Hugging Face name.
+    let mut written = SafetensorsStore::from_file(&path);
+    let keys = written.keys().map_err(|e| ModelError::Checkpoint {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    if let Some(left) = keys
+        .iter()
+        .find(|k| k.starts_with("blocks.") || k.contains("_norm."))
+    {
+        return Err(ModelError::Checkpoint {
+            path,
+            reason: format!("tensor `{left}` has no Hugging Face name"),
+        });
+    }
+    let text = std::fs::read_to_string(source.join("config.json"))
+        .map_err(|e| ModelError::io(source.join("config.json"), e))?;
+    let mut json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        ModelError::InvalidConfig(format!("{}: {e}", source.join("config.json").display()))
+    })?;
+    if let Some(fields) = json.as_object_mut() {
+        let key = if fields.contains_key("torch_dtype") {
+            "torch_dtype"
+        } else {
+            "dtype"
+        };
+        fields.insert(key.into(), "float32".into());
+    }
+    let config_path = out.join("config.json");
+    let text = serde_json::to_string_pretty(&json)
+        .map_err(|e| ModelError::InvalidConfig(format!("config.json: {e}")))?;
+    std::fs::write(&config_path, text).map_err(|e| ModelError::io(&config_path, e))?;
+    for file in [
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "generation_config.json",
+    ] {
+        let from = source.join(file);
+        if from.is_file() {
+            std::fs::copy(&from, out.join(file)).map_err(|e| ModelError::io(&from, e))?;
+        }
+    }
+    Ok(())
+}
+
+impl Transformer {
+    /// The weights as f32 (checkpoints are written in f32 whatever the model computes in).
+    fn cast_for_export(self) -> Result<Self> {
+        if self.dtype() == burn::tensor::DType::F32 {
+            Ok(self)
+        } else {
+            self.cast(burn::tensor::DType::F32)
+        }
+    }
+}
