@@ -121,6 +121,16 @@ pub fn attach(mut model: Transformer, config: &LoraConfig) -> Result<Transformer
     let device = model.device();
     let dtype = model.dtype();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
+    if let Some(named) = model
+        .projections_mut()
+        .into_iter()
+        .find(|named| named.projection.lora.is_some())
+    {
+        return Err(ModelError::InvalidConfig(format!(
+            "{} already has a LoRA adapter: merge it (lora::merge) before attaching new ones",
+            named.hf_path
+        )));
+    }
     let mut attached = 0;
     for named in model.projections_mut() {
         if !is_target(&named.hf_path, &targets) {

@@ -207,6 +207,12 @@ fn bad_adapters_are_errors_naming_the_problem() {
         dir
     };
     let error = |dir: PathBuf| lora::load_peft(base.clone(), &dir).unwrap_err().to_string();
+    let (adapted, config) = lora::load_peft(base.clone(), &fixture("llama-tiny-lora")).unwrap();
+    let twice = lora::attach(adapted, &config).unwrap_err().to_string();
+    assert!(
+        twice.contains("model.layers.0.self_attn.q_proj already has a LoRA adapter"),
+        "{twice}"
+    );
     let dora = copy(&|c| c["use_dora"] = true.into());
     assert!(error(dora).contains("`use_dora` (DoRA) is not supported"));
     let more_targets =
