@@ -2,7 +2,9 @@
 //!
 //! Burn transformers (CPU `flex` backend by default, `wgpu` on GPUs), tokenizers, sequence
 //! log-prob scoring with a shared prompt, SFT and preference trainers, generation and
-//! checkpoints. It depends on `prefopt-objectives` and `prefopt-data`, never on experiments.
+//! checkpoints. Pretrained Hugging Face checkpoints (Llama, Qwen2, GPT-2) load into the same
+//! transformer ([`pretrained`]) and train through LoRA adapters in PEFT's layout ([`lora`]).
+//! It depends on `prefopt-objectives` and `prefopt-data`, never on experiments.
 //!
 //! ```
 //! use prefopt_models::config::Preset;

@@ -65,8 +65,9 @@ pub struct LayerCache {
 
 impl SelfAttention {
     /// `x: [rows, len, d]` are new slots; `past` holds the keys and values of earlier slots of
-    /// the same rows. `mask_bias: [rows, 1, len, past + len]` (see [`mask_bias`]). Returns the
-    /// attended `[rows, len, d]` and the cache extended by the new slots.
+    /// the same rows. `mask_bias: [rows, 1, len, past + len]` (0 where allowed, a large negative
+    /// number elsewhere). Returns the attended `[rows, len, d]` and the cache extended by the
+    /// new slots.
     pub fn forward(
         &self,
         x: Tensor<3>,
