@@ -579,3 +579,64 @@ fn merged_models_export_as_hugging_face_checkpoints() {
         assert_eq!(named_values(&back), named_values(&original), "{name}");
     }
 }
+
+/// Shapes the fixtures do not cover (one key/value head, an explicit `head_dim` wider than
+/// `hidden_size / heads`, Llama 3 rope scaling; an untied Qwen2 stored as bf16): a model of
+/// each config, written as a checkpoint and loaded back, has the same weights and logits.
+#[test]
+fn other_llama_and_qwen2_shapes_load_back_exactly() {
+    use prefopt_models::pretrained::{read_config, save_checkpoint};
+    let device = Device::flex();
+    let scratch = Scratch::new("other-shapes");
+    let llama3 = r#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 48,
+        "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 16,
+        "num_hidden_layers": 2, "intermediate_size": 80, "vocab_size": 384,
+        "max_position_embeddings": 1024, "rms_norm_eps": 1e-5, "tie_word_embeddings": false,
+        "bos_token_id": 0, "eos_token_id": 0, "pad_token_id": 1, "dtype": "float32",
+        "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
+            "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 64}}"#;
+    let qwen2 = r#"{"architectures": ["Qwen2ForCausalLM"], "hidden_size": 64,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 2,
+        "intermediate_size": 128, "vocab_size": 384, "max_position_embeddings": 512,
+        "rms_norm_eps": 1e-6, "tie_word_embeddings": false, "use_sliding_window": false,
+        "bos_token_id": 0, "eos_token_id": 0, "dtype": "bfloat16",
+        "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0}}"#;
+    for (name, text) in [("llama3", llama3), ("qwen2-untied", qwen2)] {
+        let source = scratch.path().join(format!("{name}-source"));
+        std::fs::create_dir_all(&source).unwrap();
+        std::fs::write(source.join("config.json"), text).unwrap();
+        std::fs::copy(
+            fixture("llama-tiny").join("tokenizer.json"),
+            source.join("tokenizer.json"),
+        )
+        .unwrap();
+        let config = read_config(&source).unwrap();
+        let model = Transformer::new(&config.transformer, 7, &device).unwrap();
+        let written = scratch.path().join(name);
+        save_checkpoint(&model, &source, &written).unwrap();
+        let loaded = Pretrained::load(&written, &device, DType::F32).unwrap();
+        if name == "llama3" {
+            let c = &loaded.model.config;
+            assert_eq!(
+                (c.kv_heads(), c.head_dim(), c.heads * c.head_dim()),
+                (1, 16, 64)
+            );
+        }
+        assert_eq!(named_values(&loaded.model), named_values(&model), "{name}");
+        // Written as f32: the bf16 source's rotary rounding is not inherited.
+        let expected = if name == "qwen2-untied" {
+            let mut f32_config = config.transformer.clone();
+            if let prefopt_models::config::PositionEncoding::Rope { precision, .. } =
+                &mut f32_config.positions
+            {
+                *precision = Default::default();
+            }
+            assert_eq!(loaded.model.config, f32_config);
+            logits(&loaded.model, &IDS)
+        } else {
+            logits(&model, &IDS)
+        };
+        assert_eq!(max_difference(&logits(&loaded.model, &IDS), &expected), 0.0);
+    }
+}
