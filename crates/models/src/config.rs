@@ -32,31 +32,44 @@ impl Default for PositionEncoding {
         Self::Rope {
             theta: 10_000.0,
             scaling: None,
-            precision: RopeFrequencyPrecision::F32,
+            precision: RopeFrequencyPrecision::F64,
         }
     }
 }
 
-/// The precision of the rotary inverse frequencies. `transformers` keeps them in a buffer that
-/// is cast with the model, so a checkpoint loaded in bf16 or f16 rotates by frequencies rounded
-/// to that type, even when the forward pass is then run in f32. A loaded checkpoint reproduces
-/// the rounding its `config.json` `dtype` implies; from-scratch models keep f32.
+/// The precision rotations are computed in. From-scratch models compute every angle in f64 and
+/// round cos/sin once (`F64`). Checkpoints follow `transformers`, which holds the inverse
+/// frequencies in a buffer and forms each angle as an f32 product: `F32`, or `Bf16` / `F16` when
+/// the checkpoint's `config.json` says so, because that buffer is cast with the model, so a
+/// checkpoint loaded in bf16 or f16 rotates by frequencies rounded to that type even when the
+/// forward pass then runs in f32.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RopeFrequencyPrecision {
     #[default]
+    F64,
     F32,
     Bf16,
     F16,
 }
 
 impl RopeFrequencyPrecision {
-    /// `value` rounded (to nearest, ties to even) to this precision.
-    pub fn round(self, value: f32) -> f32 {
+    /// An inverse frequency as this precision holds it (to nearest, ties to even).
+    pub fn round(self, value: f64) -> f64 {
         match self {
-            Self::F32 => value,
-            Self::Bf16 => burn::tensor::bf16::from_f32(value).to_f32(),
-            Self::F16 => burn::tensor::f16::from_f32(value).to_f32(),
+            Self::F64 => value,
+            Self::F32 => f64::from(value as f32),
+            // Rounded from the f32 value, as the f32 buffer is cast.
+            Self::Bf16 => f64::from(burn::tensor::bf16::from_f32(value as f32).to_f32()),
+            Self::F16 => f64::from(burn::tensor::f16::from_f32(value as f32).to_f32()),
+        }
+    }
+
+    /// The angle of `position` at an inverse frequency already rounded by [`Self::round`].
+    pub fn angle(self, position: usize, inverse_frequency: f64) -> f64 {
+        match self {
+            Self::F64 => position as f64 * inverse_frequency,
+            _ => f64::from(position as f32 * inverse_frequency as f32),
         }
     }
 }
@@ -506,7 +519,7 @@ mod tests {
                 c.positions = PositionEncoding::Rope {
                     theta: 0.5,
                     scaling: None,
-                    precision: RopeFrequencyPrecision::F32,
+                    precision: RopeFrequencyPrecision::F64,
                 }
             })
             .contains("theta")

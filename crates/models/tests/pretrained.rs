@@ -630,7 +630,7 @@ fn other_llama_and_qwen2_shapes_load_back_exactly() {
             if let prefopt_models::config::PositionEncoding::Rope { precision, .. } =
                 &mut f32_config.positions
             {
-                *precision = Default::default();
+                *precision = prefopt_models::config::RopeFrequencyPrecision::F32;
             }
             assert_eq!(loaded.model.config, f32_config);
             logits(&loaded.model, &IDS)

@@ -164,17 +164,15 @@ pub struct RopeSettings<'a> {
     pub precision: RopeFrequencyPrecision,
 }
 
-/// Host-side rotation tables for the given positions (`rows × len`, row-major). Like
-/// `transformers`, the inverse frequencies are held in f32 (or rounded to the checkpoint's
-/// half type, see [`RopeFrequencyPrecision`]) and each angle is an f32 product, so positions
-/// rotate exactly as in the reference implementation.
+/// Host-side rotation tables for the given positions (`rows × len`, row-major), computed in
+/// the configured precision (see [`RopeFrequencyPrecision`]).
 pub fn rotation_values(positions: &[usize], rope: RopeSettings<'_>) -> (Vec<f32>, Vec<f32>) {
     let head_dim = rope.head_dim;
     let half = head_dim / 2;
-    let inverse_frequencies: Vec<f32> = (0..half)
+    let inverse_frequencies: Vec<f64> = (0..half)
         .map(|i| {
             let frequency = rope.theta.powf(-((2 * i) as f64) / head_dim as f64);
-            let scaled = rope.scaling.map_or(frequency, |s| s.apply(frequency)) as f32;
+            let scaled = rope.scaling.map_or(frequency, |s| s.apply(frequency));
             rope.precision.round(scaled)
         })
         .collect();
@@ -182,8 +180,8 @@ pub fn rotation_values(positions: &[usize], rope: RopeSettings<'_>) -> (Vec<f32>
     let mut sin = Vec::with_capacity(positions.len() * head_dim);
     for &position in positions {
         for _ in 0..2 {
-            for frequency in &inverse_frequencies {
-                let angle = f64::from(position as f32 * frequency);
+            for &frequency in &inverse_frequencies {
+                let angle = rope.precision.angle(position, frequency);
                 cos.push(angle.cos() as f32);
                 sin.push(angle.sin() as f32);
             }
