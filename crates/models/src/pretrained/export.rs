@@ -4,119 +4,14 @@
 
 use std::path::Path;
 
-use burn_store::burn_pack::Tensor as PackTensor;
 use burn_store::{
-    BurnToPyTorchAdapter, KeyRemapper, ModuleAdapter, ModuleContext, ModuleSnapshot, ModuleStore,
-    SafetensorsStore,
+    BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, ModuleStore, SafetensorsStore,
 };
 
 use super::hf_config::Architecture;
+use super::weights::HeadOnly;
 use crate::error::{ModelError, Result};
 use crate::transformer::Transformer;
-
-/// Module paths (after the layout adapter, which renames Llama's norm scales to `weight`) to
-/// Hugging Face keys.
-fn patterns(architecture: Architecture) -> Vec<(&'static str, &'static str)> {
-    match architecture {
-        Architecture::Llama | Architecture::Qwen2 => vec![
-            (r"^token_embedding\.weight$", "model.embed_tokens.weight"),
-            (
-                r"^blocks\.(\d+)\.attention\.qkv\.query\.linear\.(weight|bias)$",
-                "model.layers.$1.self_attn.q_proj.$2",
-            ),
-            (
-                r"^blocks\.(\d+)\.attention\.qkv\.key\.linear\.(weight|bias)$",
-                "model.layers.$1.self_attn.k_proj.$2",
-            ),
-            (
-                r"^blocks\.(\d+)\.attention\.qkv\.value\.linear\.(weight|bias)$",
-                "model.layers.$1.self_attn.v_proj.$2",
-            ),
-            (
-                r"^blocks\.(\d+)\.attention\.output\.linear\.(weight|bias)$",
-                "model.layers.$1.self_attn.o_proj.$2",
-            ),
-            (
-                r"^blocks\.(\d+)\.mlp\.gate\.linear\.(weight|bias)$",
-                "model.layers.$1.mlp.gate_proj.$2",
-            ),
-            (
-                r"^blocks\.(\d+)\.mlp\.up\.linear\.(weight|bias)$",
-                "model.layers.$1.mlp.up_proj.$2",
-            ),
-            (
-                r"^blocks\.(\d+)\.mlp\.down\.linear\.(weight|bias)$",
-                "model.layers.$1.mlp.down_proj.$2",
-            ),
-            (
-                r"^blocks\.(\d+)\.attention_norm\.(?:gamma|weight)$",
-                "model.layers.$1.input_layernorm.weight",
-            ),
-            (
-                r"^blocks\.(\d+)\.mlp_norm\.(?:gamma|weight)$",
-                "model.layers.$1.post_attention_layernorm.weight",
-            ),
-            (r"^final_norm\.(?:gamma|weight)$", "model.norm.weight"),
-        ],
-        Architecture::Gpt2 => vec![
-            (r"^token_embedding\.weight$", "transformer.wte.weight"),
-            (r"^position_embedding\.weight$", "transformer.wpe.weight"),
-            (
-                r"^blocks\.(\d+)\.attention_norm\.(?:gamma|weight)$",
-                "transformer.h.$1.ln_1.weight",
-            ),
-            (
-                r"^blocks\.(\d+)\.attention_norm\.(?:beta|bias)$",
-                "transformer.h.$1.ln_1.bias",
-            ),
-            (
-                r"^blocks\.(\d+)\.attention\.qkv\.linear\.(weight|bias)$",
-                "transformer.h.$1.attn.c_attn.$2",
-            ),
-            (
-                r"^blocks\.(\d+)\.attention\.output\.linear\.(weight|bias)$",
-                "transformer.h.$1.attn.c_proj.$2",
-            ),
-            (
-                r"^blocks\.(\d+)\.mlp_norm\.(?:gamma|weight)$",
-                "transformer.h.$1.ln_2.weight",
-            ),
-            (
-                r"^blocks\.(\d+)\.mlp_norm\.(?:beta|bias)$",
-                "transformer.h.$1.ln_2.bias",
-            ),
-            (
-                r"^blocks\.(\d+)\.mlp\.up\.linear\.(weight|bias)$",
-                "transformer.h.$1.mlp.c_fc.$2",
-            ),
-            (
-                r"^blocks\.(\d+)\.mlp\.down\.linear\.(weight|bias)$",
-                "transformer.h.$1.mlp.c_proj.$2",
-            ),
-            (r"^final_norm\.(?:gamma|weight)$", "transformer.ln_f.weight"),
-            (r"^final_norm\.(?:beta|bias)$", "transformer.ln_f.bias"),
-        ],
-    }
-}
-
-/// GPT-2 keeps its Conv1D weights input-major, burn's layout: only a separate head is a
-/// PyTorch `Linear` to transpose.
-#[derive(Clone)]
-struct Gpt2Layout;
-
-impl ModuleAdapter for Gpt2Layout {
-    fn adapt(&self, tensor: PackTensor, ctx: ModuleContext<'_>) -> PackTensor {
-        if tensor.name == "lm_head.weight" {
-            BurnToPyTorchAdapter.adapt(tensor, ctx)
-        } else {
-            tensor
-        }
-    }
-
-    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
-        Box::new(self.clone())
-    }
-}
 
 /// Writes `model` to `out` as a checkpoint of `source`'s kind: `model.safetensors` (f32, the
 /// names and layout `transformers` reads) beside `source`'s `config.json` (its `dtype` set to
@@ -144,7 +39,7 @@ pub fn save_checkpoint(model: &Transformer, source: &Path, out: &Path) -> Result
         )));
     }
     std::fs::create_dir_all(out).map_err(|e| ModelError::io(out, e))?;
-    let remapper = KeyRemapper::from_patterns(patterns(config.architecture))
+    let remapper = KeyRemapper::from_patterns(super::names::save_patterns(config.architecture))
         .map_err(|e| ModelError::InvalidConfig(format!("key patterns: {e}")))?;
     let path = out.join("model.safetensors");
     let mut store = SafetensorsStore::from_file(&path)
@@ -154,7 +49,7 @@ pub fn save_checkpoint(model: &Transformer, source: &Path, out: &Path) -> Result
         .metadata("format", "pt")
         .overwrite(true);
     store = match config.architecture {
-        Architecture::Gpt2 => store.with_to_adapter(Gpt2Layout),
+        Architecture::Gpt2 => store.with_to_adapter(HeadOnly(BurnToPyTorchAdapter)),
         _ => store.with_to_adapter(BurnToPyTorchAdapter),
     };
     let model = model.clone().cast_for_export()?;

@@ -16,6 +16,7 @@
 
 mod export;
 mod hf_config;
+mod names;
 mod weights;
 
 use std::path::{Path, PathBuf};

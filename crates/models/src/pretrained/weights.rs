@@ -17,98 +17,6 @@ use super::hf_config::Architecture;
 use crate::error::{ModelError, Result};
 use crate::transformer::Transformer;
 
-/// Where Hugging Face stores each tensor, as `(pattern, module path)` over the full key.
-/// Module paths skip enum variants (`qkv.query`, not `qkv.Separate.query`).
-fn patterns(architecture: Architecture) -> Vec<(&'static str, &'static str)> {
-    match architecture {
-        Architecture::Llama | Architecture::Qwen2 => vec![
-            (r"^model\.embed_tokens\.weight$", "token_embedding.weight"),
-            (
-                r"^model\.layers\.(\d+)\.self_attn\.q_proj\.(weight|bias)$",
-                "blocks.$1.attention.qkv.query.linear.$2",
-            ),
-            (
-                r"^model\.layers\.(\d+)\.self_attn\.k_proj\.(weight|bias)$",
-                "blocks.$1.attention.qkv.key.linear.$2",
-            ),
-            (
-                r"^model\.layers\.(\d+)\.self_attn\.v_proj\.(weight|bias)$",
-                "blocks.$1.attention.qkv.value.linear.$2",
-            ),
-            (
-                r"^model\.layers\.(\d+)\.self_attn\.o_proj\.(weight|bias)$",
-                "blocks.$1.attention.output.linear.$2",
-            ),
-            (
-                r"^model\.layers\.(\d+)\.mlp\.gate_proj\.(weight|bias)$",
-                "blocks.$1.mlp.gate.linear.$2",
-            ),
-            (
-                r"^model\.layers\.(\d+)\.mlp\.up_proj\.(weight|bias)$",
-                "blocks.$1.mlp.up.linear.$2",
-            ),
-            (
-                r"^model\.layers\.(\d+)\.mlp\.down_proj\.(weight|bias)$",
-                "blocks.$1.mlp.down.linear.$2",
-            ),
-            (
-                r"^model\.layers\.(\d+)\.input_layernorm\.weight$",
-                "blocks.$1.attention_norm.gamma",
-            ),
-            (
-                r"^model\.layers\.(\d+)\.post_attention_layernorm\.weight$",
-                "blocks.$1.mlp_norm.gamma",
-            ),
-            (r"^model\.norm\.weight$", "final_norm.gamma"),
-            (r"^lm_head\.weight$", "lm_head.weight"),
-        ],
-        // Saved by `GPT2LMHeadModel` under `transformer.`, by `GPT2Model` (and the original
-        // OpenAI upload) without it.
-        Architecture::Gpt2 => vec![
-            (r"^(?:transformer\.)?wte\.weight$", "token_embedding.weight"),
-            (
-                r"^(?:transformer\.)?wpe\.weight$",
-                "position_embedding.weight",
-            ),
-            (
-                r"^(?:transformer\.)?h\.(\d+)\.ln_1\.weight$",
-                "blocks.$1.attention_norm.gamma",
-            ),
-            (
-                r"^(?:transformer\.)?h\.(\d+)\.ln_1\.bias$",
-                "blocks.$1.attention_norm.beta",
-            ),
-            (
-                r"^(?:transformer\.)?h\.(\d+)\.attn\.c_attn\.(weight|bias)$",
-                "blocks.$1.attention.qkv.linear.$2",
-            ),
-            (
-                r"^(?:transformer\.)?h\.(\d+)\.attn\.c_proj\.(weight|bias)$",
-                "blocks.$1.attention.output.linear.$2",
-            ),
-            (
-                r"^(?:transformer\.)?h\.(\d+)\.ln_2\.weight$",
-                "blocks.$1.mlp_norm.gamma",
-            ),
-            (
-                r"^(?:transformer\.)?h\.(\d+)\.ln_2\.bias$",
-                "blocks.$1.mlp_norm.beta",
-            ),
-            (
-                r"^(?:transformer\.)?h\.(\d+)\.mlp\.c_fc\.(weight|bias)$",
-                "blocks.$1.mlp.up.linear.$2",
-            ),
-            (
-                r"^(?:transformer\.)?h\.(\d+)\.mlp\.c_proj\.(weight|bias)$",
-                "blocks.$1.mlp.down.linear.$2",
-            ),
-            (r"^(?:transformer\.)?ln_f\.weight$", "final_norm.gamma"),
-            (r"^(?:transformer\.)?ln_f\.bias$", "final_norm.beta"),
-            (r"^lm_head\.weight$", "lm_head.weight"),
-        ],
-    }
-}
-
 /// Tensors a checkpoint may carry that are not weights: cached rotary frequencies and GPT-2's
 /// causal-mask buffers.
 fn is_buffer(key: &str) -> bool {
@@ -117,15 +25,15 @@ fn is_buffer(key: &str) -> bool {
         || key.ends_with("attn.masked_bias")
 }
 
-/// GPT-2's Conv1D weights are already stored input-major (burn's layout); only a separate
-/// `lm_head` is a PyTorch `Linear` needing the transpose.
+/// Applies a layout adapter to a separate `lm_head` only: GPT-2's Conv1D weights are already
+/// stored input-major (burn's layout), its head is a PyTorch `Linear`.
 #[derive(Clone)]
-struct Gpt2Layout;
+pub(super) struct HeadOnly<A>(pub A);
 
-impl ModuleAdapter for Gpt2Layout {
+impl<A: ModuleAdapter + Clone + 'static> ModuleAdapter for HeadOnly<A> {
     fn adapt(&self, tensor: PackTensor, ctx: ModuleContext<'_>) -> PackTensor {
         if tensor.name == "lm_head.weight" {
-            PyTorchToBurnAdapter.adapt(tensor, ctx)
+            self.0.adapt(tensor, ctx)
         } else {
             tensor
         }
@@ -194,7 +102,7 @@ pub fn load(
     files: &[PathBuf],
     dtype: DType,
 ) -> Result<()> {
-    let remapper = KeyRemapper::from_patterns(patterns(architecture))
+    let remapper = KeyRemapper::from_patterns(super::names::load_patterns(architecture))
         .map_err(|e| ModelError::InvalidConfig(format!("key patterns: {e}")))?;
     let mut applied = BTreeSet::new();
     let mut missing = BTreeSet::new();
@@ -207,7 +115,7 @@ pub fn load(
                 .map_err(|e| ModelError::InvalidConfig(format!("{shown}: {e}")))?
         };
         let layout: Box<dyn ModuleAdapter> = match architecture {
-            Architecture::Gpt2 => Box::new(Gpt2Layout),
+            Architecture::Gpt2 => Box::new(HeadOnly(PyTorchToBurnAdapter)),
             _ => Box::new(PyTorchToBurnAdapter),
         };
         let adapter = LayoutThenCast {
