@@ -255,14 +255,9 @@ pub fn save_peft(
     let remapper = KeyRemapper::from_patterns(patterns)
         .map_err(|e| ModelError::InvalidConfig(format!("adapter key patterns: {e}")))?;
     let path = dir.join(ADAPTER_WEIGHTS);
-    let mut store = SafetensorsStore::from_file(&path)
+    let mut store = crate::pretrained::file_for_transformers(&path, remapper)
         .with_regex(r"\.lora\.(a|b)\.weight$")
-        .remap(remapper)
-        .skip_enum_variants(true)
-        .with_to_adapter(BurnToPyTorchAdapter)
-        .clear_metadata()
-        .metadata("format", "pt")
-        .overwrite(true);
+        .with_to_adapter(BurnToPyTorchAdapter);
     model
         .save_into(&mut store)
         .map_err(|e| ModelError::Checkpoint {

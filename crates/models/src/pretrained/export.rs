@@ -42,12 +42,7 @@ pub fn save_checkpoint(model: &Transformer, source: &Path, out: &Path) -> Result
     let remapper = KeyRemapper::from_patterns(super::names::save_patterns(config.architecture))
         .map_err(|e| ModelError::InvalidConfig(format!("key patterns: {e}")))?;
     let path = out.join("model.safetensors");
-    let mut store = SafetensorsStore::from_file(&path)
-        .remap(remapper)
-        .skip_enum_variants(true)
-        .clear_metadata()
-        .metadata("format", "pt")
-        .overwrite(true);
+    let mut store = file_for_transformers(&path, remapper);
     store = match config.architecture {
         Architecture::Gpt2 => store.with_to_adapter(HeadOnly(BurnToPyTorchAdapter)),
         _ => store.with_to_adapter(BurnToPyTorchAdapter),
@@ -102,6 +97,18 @@ pub fn save_checkpoint(model: &Transformer, source: &Path, out: &Path) -> Result
         }
     }
     Ok(())
+}
+
+/// A safetensors file written for `transformers` / PEFT to read: keys remapped from module
+/// paths (enum variants skipped), `format = pt` metadata as PyTorch writes it, an existing file
+/// replaced.
+pub(crate) fn file_for_transformers(path: &Path, remapper: KeyRemapper) -> SafetensorsStore {
+    SafetensorsStore::from_file(path)
+        .remap(remapper)
+        .skip_enum_variants(true)
+        .clear_metadata()
+        .metadata("format", "pt")
+        .overwrite(true)
 }
 
 impl Transformer {

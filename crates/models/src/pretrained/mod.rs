@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::{DType, Device};
 
+pub(crate) use export::file_for_transformers;
 pub use export::save_checkpoint;
 pub use hf_config::{Architecture, HfConfig};
 pub use weights::weight_files;
