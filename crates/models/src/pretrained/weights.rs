@@ -20,9 +20,11 @@ use crate::transformer::Transformer;
 /// Tensors a checkpoint may carry that are not weights: cached rotary frequencies and GPT-2's
 /// causal-mask buffers.
 fn is_buffer(key: &str) -> bool {
-    key.ends_with("rotary_emb.inv_freq")
-        || key.ends_with("attn.bias")
-        || key.ends_with("attn.masked_bias")
+    let segments: Vec<&str> = key.rsplit('.').take(2).collect();
+    matches!(
+        segments.as_slice(),
+        ["inv_freq", "rotary_emb"] | ["bias", "attn"] | ["masked_bias", "attn"]
+    )
 }
 
 /// Applies a layout adapter to a separate `lm_head` only: GPT-2's Conv1D weights are already
@@ -220,5 +222,18 @@ impl ModuleAdapter for LayoutThenCast {
 
     fn clone_box(&self) -> Box<dyn ModuleAdapter> {
         Box::new(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_whole_buffer_names_are_buffers() {
+        assert!(super::is_buffer("h.0.attn.bias"));
+        assert!(super::is_buffer(
+            "model.layers.3.self_attn.rotary_emb.inv_freq"
+        ));
+        assert!(!super::is_buffer("h.0.attn.c_attn.bias"));
+        assert!(!super::is_buffer("model.layers.0.self_attn.o_proj.bias"));
     }
 }
