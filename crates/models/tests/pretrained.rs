@@ -640,3 +640,44 @@ fn other_llama_and_qwen2_shapes_load_back_exactly() {
         assert_eq!(max_difference(&logits(&loaded.model, &IDS), &expected), 0.0);
     }
 }
+
+/// GPT-2 split into shards with an index (and its keys without the `transformer.` prefix, as
+/// the original OpenAI upload stores them) loads the same weights as the single file.
+#[test]
+fn a_sharded_unprefixed_gpt2_loads_like_the_single_file() {
+    use safetensors::tensor::TensorView;
+    let scratch = Scratch::new("sharded-gpt2");
+    let dir = copy_fixture("gpt2-tiny", scratch.path());
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    std::fs::remove_file(dir.join("model.safetensors")).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut entries: Vec<(String, TensorView<'_>)> = tensors
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name.trim_start_matches("transformer.").to_string(), view))
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut weight_map = serde_json::Map::new();
+    let shards = 3;
+    let per_shard = entries.len().div_ceil(shards);
+    for (index, chunk) in entries.chunks(per_shard).enumerate() {
+        let file = format!("model-{:05}-of-{shards:05}.safetensors", index + 1);
+        for (name, _) in chunk {
+            weight_map.insert(name.clone(), file.clone().into());
+        }
+        safetensors::serialize_to_file(chunk.to_vec(), None, &dir.join(&file)).unwrap();
+    }
+    std::fs::write(
+        dir.join("model.safetensors.index.json"),
+        serde_json::json!({ "metadata": {}, "weight_map": weight_map }).to_string(),
+    )
+    .unwrap();
+    let device = Device::flex();
+    let sharded = Pretrained::load(&dir, &device, DType::F32).unwrap().model;
+    let single = load("gpt2-tiny", &device).model;
+    assert_eq!(named_values(&sharded), named_values(&single));
+    assert_eq!(
+        max_difference(&logits(&sharded, &IDS), &logits(&single, &IDS)),
+        0.0
+    );
+}
