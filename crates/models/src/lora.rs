@@ -121,15 +121,12 @@ pub fn attach(mut model: Transformer, config: &LoraConfig) -> Result<Transformer
     let device = model.device();
     let dtype = model.dtype();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
-    if let Some(named) = model
-        .projections_mut()
-        .into_iter()
-        .find(|named| named.projection.lora.is_some())
-    {
-        return Err(ModelError::InvalidConfig(format!(
-            "{} already has a LoRA adapter: merge it (lora::merge) before attaching new ones",
-            named.hf_path
-        )));
+    if model.has_adapters() {
+        return Err(ModelError::InvalidConfig(
+            "the model already has LoRA adapters: merge them (lora::merge) before attaching new \
+             ones"
+                .into(),
+        ));
     }
     let mut attached = 0;
     for named in model.projections_mut() {
@@ -165,6 +162,19 @@ pub fn attach(mut model: Transformer, config: &LoraConfig) -> Result<Transformer
         )));
     }
     Ok(freeze_base(model))
+}
+
+/// The next stage's starting point (SFT → preference, TRL's recipe): the current adapters merged
+/// into the weights and fresh ones attached on top (seeded apart from the first), so the merged
+/// model is both the starting point and, with the new adapters off, the reference.
+pub fn restart(model: Transformer, config: &LoraConfig) -> Result<Transformer> {
+    attach(
+        merge(model),
+        &LoraConfig {
+            seed: config.seed ^ 0x5eed,
+            ..config.clone()
+        },
+    )
 }
 
 /// Freezes every parameter outside the adapters (they keep their values and get no gradient,

@@ -208,10 +208,19 @@ fn bad_adapters_are_errors_naming_the_problem() {
     };
     let error = |dir: PathBuf| lora::load_peft(base.clone(), &dir).unwrap_err().to_string();
     let (adapted, config) = lora::load_peft(base.clone(), &fixture("llama-tiny-lora")).unwrap();
-    let twice = lora::attach(adapted, &config).unwrap_err().to_string();
+    let twice = lora::attach(adapted.clone(), &config)
+        .unwrap_err()
+        .to_string();
     assert!(
-        twice.contains("model.layers.0.self_attn.q_proj already has a LoRA adapter"),
+        twice.contains("already has LoRA adapters: merge them"),
         "{twice}"
+    );
+    // `restart` is the supported way on: merged weights, fresh zero-B adapters on top.
+    let restarted = lora::restart(adapted.clone(), &config).unwrap();
+    assert!(restarted.has_adapters() && !restarted.without_adapters().has_adapters());
+    assert!(
+        max_difference(&logits(&restarted, &IDS), &logits(&adapted, &IDS)) < 1e-4,
+        "fresh adapters start at zero, so the restarted model computes the merged one"
     );
     let dora = copy(&|c| c["use_dora"] = true.into());
     assert!(error(dora).contains("`use_dora` (DoRA) is not supported"));

@@ -93,13 +93,7 @@ impl TextPolicy {
     /// its adapter merged and a fresh adapter on top (its reference is the SFT model itself).
     pub fn preference_start(&self, sft: &Transformer) -> Result<Transformer> {
         Ok(match &self.lora {
-            Some(lora) => lora::attach(
-                lora::merge(sft.clone()),
-                &LoraConfig {
-                    seed: lora.seed ^ 0x5eed,
-                    ..lora.clone()
-                },
-            )?,
+            Some(lora) => lora::restart(sft.clone(), lora)?,
             None => sft.clone(),
         })
     }

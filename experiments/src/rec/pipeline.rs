@@ -11,7 +11,7 @@ use burn::tensor::{DType, Device};
 use prefopt_eval::ranking::RankingMetrics;
 use prefopt_models::config::TransformerConfig;
 use prefopt_models::generate::GenerateConfig;
-use prefopt_models::lora::{self, LoraConfig};
+use prefopt_models::lora;
 use prefopt_models::pretrained::Pretrained;
 use prefopt_models::ranking::candidate_scores;
 use prefopt_models::scoring::ScoringMode;
@@ -256,13 +256,7 @@ impl RecPipeline {
         // With LoRA: the SFT adapter is merged and a fresh adapter trains on top, so the
         // reference is the policy with its adapter off (no second copy of the weights).
         let policy = match &self.config.lora {
-            Some(lora) => lora::attach(
-                lora::merge(sft.model().clone()),
-                &LoraConfig {
-                    seed: lora.seed ^ 0x5eed,
-                    ..lora.clone()
-                },
-            )?,
+            Some(lora) => lora::restart(sft.model().clone(), lora)?,
             None => sft.model().clone(),
         };
         let reference_model = policy.without_adapters().valid();

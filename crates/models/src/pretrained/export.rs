@@ -19,12 +19,7 @@ use crate::transformer::Transformer;
 /// refused: merge them first ([`crate::lora::merge`]) or save them alone
 /// ([`crate::lora::save_peft`]).
 pub fn save_checkpoint(model: &Transformer, source: &Path, out: &Path) -> Result<()> {
-    let mut probe = model.clone();
-    if probe
-        .projections_mut()
-        .iter()
-        .any(|p| p.projection.lora.is_some())
-    {
+    if model.has_adapters() {
         return Err(ModelError::InvalidConfig(
             "the model has LoRA adapters: merge them (lora::merge) or save them alone \
              (lora::save_peft)"

@@ -322,6 +322,21 @@ impl Transformer {
         base
     }
 
+    /// Whether any projection carries a LoRA adapter.
+    pub fn has_adapters(&self) -> bool {
+        self.blocks.iter().any(|block| {
+            let attention = &block.attention;
+            let qkv: Vec<&Projection> = match &attention.qkv {
+                QkvProjection::Separate(p) => vec![&p.query, &p.key, &p.value],
+                QkvProjection::Fused(p) => vec![p],
+            };
+            qkv.into_iter()
+                .chain([&attention.output, &block.mlp.up, &block.mlp.down])
+                .chain(block.mlp.gate.as_ref())
+                .any(|projection| projection.lora.is_some())
+        })
+    }
+
     /// Every projection of every block with its Hugging Face module path
     /// (`model.layers.3.self_attn.q_proj`, or `transformer.h.3.attn.c_attn` for a fused GPT-2
     /// block): the names LoRA's `target_modules` and PEFT's adapter files use.
