@@ -106,6 +106,51 @@ pub struct UnpairedOutput {
 }
 
 impl UnpairedLogps {
+    /// Checks that the batch is non-empty and every input has its shape; returns `N`.
+    pub fn validate(&self) -> Result<usize> {
+        let [n] = self.policy.dims();
+        if n == 0 {
+            return Err(ObjectiveError::Shape {
+                input: "policy",
+                got: vec![0],
+                expected: "[N] with N >= 1 examples".into(),
+            });
+        }
+        let expect = |input: &'static str, got: Vec<usize>| {
+            if got == [n] {
+                Ok(())
+            } else {
+                Err(ObjectiveError::Shape {
+                    input,
+                    got,
+                    expected: format!("[{n}]"),
+                })
+            }
+        };
+        expect("reference", self.reference.dims().to_vec())?;
+        expect("desirable", self.desirable.dims().to_vec())?;
+        if let Some(e) = &self.prompt_embeddings {
+            let [rows, width] = e.dims();
+            if rows != n || width == 0 {
+                return Err(ObjectiveError::Shape {
+                    input: "prompt_embeddings",
+                    got: vec![rows, width],
+                    expected: format!("[{n}, E] with E >= 1"),
+                });
+            }
+        }
+        if let (Some(policy), Some(reference)) = (&self.kl_policy, &self.kl_reference)
+            && policy.dims() != reference.dims()
+        {
+            return Err(ObjectiveError::Shape {
+                input: "kl_reference",
+                got: reference.dims().to_vec(),
+                expected: format!("{:?}, the shape of kl_policy", policy.dims()),
+            });
+        }
+        Ok(n)
+    }
+
     /// Unpairs a paired batch: chosen responses first (desirable), then the valid negatives in
     /// row-major order (undesirable). Returns the flat index of each rejected slot, if valid.
     pub fn from_pairs(
@@ -194,14 +239,7 @@ impl Kto {
     pub fn compute_unpaired(&self, input: &UnpairedLogps) -> Result<UnpairedOutput> {
         let c = &self.config;
         let name = c.name();
-        let [n] = input.policy.dims();
-        if input.reference.dims() != [n] || input.desirable.dims() != [n] {
-            return Err(ObjectiveError::Shape {
-                input: "reference / desirable",
-                got: input.reference.dims().to_vec(),
-                expected: format!("[{n}]"),
-            });
-        }
+        let n = input.validate()?;
         let logratio = input.policy.clone() - input.reference.clone().detach();
         let kl = match c.loss_type {
             KtoLossType::ApoZeroUnpaired => logratio.zeros_like().narrow(0, 0, 1),

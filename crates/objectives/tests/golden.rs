@@ -375,23 +375,56 @@ fn evaluate(
         }
         if let Some(Extra::Matrix(betas)) = out.extras.get("dynamic_betas") {
             let betas = host(betas);
-            let rejected = host(&batch.input.policy_rejected);
             computed.put(
                 "dynamic_betas",
                 betas.iter().copied().filter(|b| *b > 0.0).collect(),
             );
             computed.put(
                 "selected_negative_logps",
-                betas
-                    .iter()
-                    .zip(&rejected)
-                    .filter(|(b, _)| **b > 0.0)
-                    .map(|(_, r)| *r)
-                    .collect(),
+                dynamicpo_selected_logps(&batch.input, &betas, params),
             );
         }
     }
     Ok(compare_all(expected, &computed, tolerance, case))
+}
+
+/// DynamicPO's `policy_borderline_logps` diagnostic: in a row with borderline negatives the
+/// official code lists the policy log-probs of every negative whose log-ratio equals a borderline
+/// one (a lookup by value, so it can hold more entries than there are β values); otherwise the
+/// negatives the k-means step selected.
+fn dynamicpo_selected_logps(input: &PreferenceLogps, betas: &[f64], params: &Value) -> Vec<f64> {
+    let chosen = host(&input.policy_chosen);
+    let rejected = host(&input.policy_rejected);
+    let logratio = match (
+        &input.reference_rejected,
+        params["ref_model_enabled"].as_bool(),
+    ) {
+        (Some(reference), Some(true) | None) => rejected
+            .iter()
+            .zip(host(reference))
+            .map(|(p, r)| p - r)
+            .collect(),
+        _ => rejected.clone(),
+    };
+    let negatives = rejected.len() / chosen.len();
+    let mut out = Vec::new();
+    for (i, &c) in chosen.iter().enumerate() {
+        let row = i * negatives..(i + 1) * negatives;
+        let borderline: Vec<f64> = row
+            .clone()
+            .filter(|&j| rejected[j] >= c)
+            .map(|j| logratio[j])
+            .collect();
+        out.extend(row.filter_map(|j| {
+            let listed = if borderline.is_empty() {
+                betas[j] > 0.0
+            } else {
+                borderline.contains(&logratio[j])
+            };
+            listed.then_some(rejected[j])
+        }));
+    }
+    out
 }
 
 fn compare_all(
@@ -692,12 +725,19 @@ fn evaluate_unpaired(
             0,
         )
         .select(0, index);
-        let (shape, emb) = flatten(&inputs["prompt_embeddings"]);
+        // Embeddings are optional: without them every pair weighs 1.
+        let prompt_embeddings = inputs
+            .get("prompt_embeddings")
+            .filter(|e| !e.is_null())
+            .map(|e| {
+                let (shape, values) = flatten(e);
+                tensor(values, [shape[0], shape[1]], device, dtype)
+            });
         let unpaired = UnpairedLogps {
             policy,
             reference,
             desirable: mask(status.clone(), [n], device),
-            prompt_embeddings: Some(tensor(emb, [shape[0], shape[1]], device, dtype)),
+            prompt_embeddings,
             kl_policy: None,
             kl_reference: None,
         };
@@ -708,34 +748,34 @@ fn evaluate_unpaired(
             .map_err(|e| e.to_string())?;
         let grads = out.loss.backward();
         computed.put("loss", host(&out.loss));
-        computed.put("per_example_loss", host(&out.per_example_loss));
-        let rewards = host(&out.rewards);
-        computed.put(
-            "chosen_rewards",
-            rewards
-                .iter()
-                .zip(&status)
-                .filter(|(_, s)| **s)
-                .map(|(r, _)| *r)
-                .collect(),
-        );
-        computed.put(
-            "rejected_rewards",
-            rewards
-                .iter()
-                .zip(&status)
-                .filter(|(_, s)| !**s)
-                .map(|(r, _)| *r)
-                .collect(),
-        );
-        computed.put(
-            "grad_policy_chosen_logps",
-            host(&chosen_leaf.grad(&grads).ok_or("no gradient")?),
-        );
-        computed.put(
-            "grad_policy_rejected_logps",
-            host(&rejected_leaf.grad(&grads).ok_or("no gradient")?),
-        );
+        let one_side_only = status.iter().all(|s| *s) || status.iter().all(|s| !*s);
+        if one_side_only {
+            // The official trainer returns one 0 each for the losses and both rewards of a
+            // batch with only one side.
+            computed.put("per_example_loss", vec![0.0]);
+            computed.put("chosen_rewards", vec![0.0]);
+            computed.put("rejected_rewards", vec![0.0]);
+        } else {
+            computed.put("per_example_loss", host(&out.per_example_loss));
+            let rewards = host(&out.rewards);
+            let side = |chosen: bool| {
+                rewards
+                    .iter()
+                    .zip(&status)
+                    .filter(|(_, s)| **s == chosen)
+                    .map(|(r, _)| *r)
+                    .collect()
+            };
+            computed.put("chosen_rewards", side(true));
+            computed.put("rejected_rewards", side(false));
+        }
+        // A side with no examples (or a loss that ignores one) has zero gradient.
+        let grad = |leaf: &Tensor<1>| {
+            leaf.grad(&grads)
+                .map_or_else(|| vec![0.0; leaf.dims()[0]], |g| host(&g))
+        };
+        computed.put("grad_policy_chosen_logps", grad(&chosen_leaf));
+        computed.put("grad_policy_rejected_logps", grad(&rejected_leaf));
         return Ok(());
     }
     let ObjectiveConfig::Kto(c) = config else {

@@ -2,6 +2,15 @@
 //! under the user's soft prompt) and of generic rows (user 0) mixed as
 //! `α·mean_{u≠0} ℓ + (1−α)·mean_{u=0} ℓ`; a group absent from the batch contributes 0, as in the
 //! official `UserDPOTrainer` (which duplicates every comparison under user 0).
+//!
+//! The per-example loss is trl 0.10.1's `DPOTrainer.dpo_loss`, the function the official trainer
+//! calls, applied to the log-probs as they are passed in. Two of its loss types differ from
+//! TRL 1.16's (the [`crate::dpo`] module): `ipo` is `(m − 1/(2β))²` on the margin of the given
+//! log-probs, without TRL 1.16's division by completion length (trl 0.10.1 averages the log-probs
+//! over completion tokens in its forward pass instead, so to train as the official IPO run does,
+//! score mean per-token log-probs), and `exo_pair` replaces ε = 0 by 1e-3. `bco_pair` is refused:
+//! trl 0.10.1 shifts it by a running mean of past batches' rewards, state a per-batch loss does
+//! not have. Loss types trl 0.10.1 does not have follow TRL 1.16.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::dpo::{DpoConfig, DpoLossType, smoothed_logistic};
 use crate::error::{ObjectiveError, Result, check_positive, check_range, unsupported};
 use crate::input::PreferenceLogps;
-use crate::numerics::host_vector;
+use crate::numerics::{bounded, host_vector};
 use crate::objective::Objective;
 use crate::output::LossOutput;
 use crate::pairs::{Pairs, Reference};
@@ -59,19 +68,31 @@ impl PdpoConfig {
             0.5,
             true,
         )?;
+        if self.loss_type == DpoLossType::BcoPair {
+            return Err(unsupported(
+                &name,
+                "trl 0.10.1's `bco_pair` shifts the margin by a running mean over past batches, which a per-batch loss cannot reproduce",
+            ));
+        }
         if self.loss_type.couples_batch() {
             return Err(unsupported(
                 &name,
                 format!("`{}` has no per-example loss to mix", self.loss_type.name()),
             ));
         }
+        let label_smoothing =
+            if self.loss_type == DpoLossType::ExoPair && self.label_smoothing == 0.0 {
+                1e-3
+            } else {
+                self.label_smoothing
+            };
         let inner = DpoConfig {
             loss_type: vec![self.loss_type],
             beta: self.beta,
-            label_smoothing: self.label_smoothing,
+            label_smoothing,
             ..DpoConfig::default()
         };
-        let inner = if self.loss_type == DpoLossType::Sigmoid {
+        let inner = if matches!(self.loss_type, DpoLossType::Sigmoid | DpoLossType::Ipo) {
             None
         } else {
             Some(inner.check()?)
@@ -83,7 +104,8 @@ impl PdpoConfig {
     }
 }
 
-/// A validated P-DPO objective.
+/// A validated P-DPO objective: `inner` computes the loss types trl 0.10.1 and TRL 1.16 share;
+/// `sigmoid` (with cDPO smoothing) and `ipo` are computed here.
 #[derive(Clone, Debug)]
 pub struct Pdpo {
     config: PdpoConfig,
@@ -118,9 +140,14 @@ impl Objective for Pdpo {
             }
             None => {
                 let pairs = Pairs::new(&name, input, Reference::Required)?;
-                let z = (pairs.chosen_logratio() - pairs.rejected_logratio())
-                    .mul_scalar(self.config.beta);
-                let pair = pairs.zero_padding(smoothed_logistic(z, self.config.label_smoothing));
+                let margin = pairs.chosen_logratio() - pairs.rejected_logratio();
+                let beta = self.config.beta;
+                let pair = if self.config.loss_type == DpoLossType::Ipo {
+                    bounded(margin.sub_scalar(1.0 / (2.0 * beta))).powi_scalar(2)
+                } else {
+                    smoothed_logistic(margin.mul_scalar(beta), self.config.label_smoothing)
+                };
+                let pair = pairs.zero_padding(pair);
                 let (chosen, rejected) = pairs.rewards(self.config.beta, false);
                 (pairs.row_mean(pair), chosen, rejected, pairs.mask)
             }

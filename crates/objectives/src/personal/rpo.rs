@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ObjectiveError, Result, check_positive, check_range};
 use crate::input::{BatchDims, PreferenceLogps};
 use crate::kto::{UnpairedLogps, UnpairedOutput, repair_rewards};
-use crate::numerics::{host_indices, host_tensor, log_sigmoid, mask_to_host};
+use crate::numerics::{host_indices, host_tensor, host_vector, log_sigmoid, mask_to_host};
 use crate::objective::Objective;
 use crate::output::LossOutput;
 use crate::pairs::batch_mean;
@@ -94,8 +94,9 @@ pub struct Rpo {
 
 /// Row-softmax similarity weights `[C, R]` between row and column prompt embeddings.
 fn similarity_weights(rows: Tensor<2>, columns: Tensor<2>, temperature: f64) -> Tensor<2> {
+    // `F.normalize`: the norm is clamped at 1e-12, so a zero embedding stays zero (no NaN).
     let normalise = |e: Tensor<2>| {
-        let norm = e.clone().powi_scalar(2).sum_dim(1).sqrt();
+        let norm = e.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
         e / norm
     };
     let cosine = normalise(rows).matmul(normalise(columns).transpose());
@@ -124,6 +125,7 @@ impl Rpo {
 
     /// RPO on unpaired examples (desirable = chosen).
     pub fn compute_unpaired(&self, input: &UnpairedLogps) -> Result<UnpairedOutput> {
+        input.validate()?;
         let desirable = mask_to_host(&input.desirable);
         let logratio = input.policy.clone() - input.reference.clone().detach();
         let rewards = logratio.clone().detach().mul_scalar(self.config.beta);
@@ -140,14 +142,13 @@ impl Rpo {
             .map(|(i, _)| i as i64)
             .collect();
         if chosen_index.is_empty() || rejected_index.is_empty() {
-            // The official loop skips such batches: a constant 0 with no gradient.
-            let zero = logratio.clone().detach().zeros_like().narrow(0, 0, 1);
+            // The official trainer returns a constant 0 for such a batch. Here the 0 stays
+            // attached to the policy log-probs (times zero), so a training loop can call
+            // `backward` on every batch and gets zero gradients.
+            let zero = input.policy.clone().sum().mul_scalar(0.0).reshape([1]);
             return Ok(UnpairedOutput {
-                loss: zero.clone(),
-                per_example_loss: logratio
-                    .detach()
-                    .zeros_like()
-                    .narrow(0, 0, chosen_index.len()),
+                loss: zero,
+                per_example_loss: host_vector(vec![0.0; chosen_index.len()], &logratio),
                 rewards,
                 extras: BTreeMap::new(),
             });

@@ -1,18 +1,31 @@
-//! DynamicPO's dynamic-β hard-negative loss (xingyuHuxingyu/DynamicPO,
-//! `DMPO_hard_negative_dynamic_beta_fixed_margin`). Per prompt, the borderline negatives
-//! (policy log-prob ≥ the chosen's) each get a detached β in `[0.5β, 1.5β]` from their distance
-//! to the chosen and to the other negatives; the rest get no gradient.
+//! DynamicPO's dynamic-β hard-negative loss (xingyuHuxingyu/DynamicPO, `preference_loss` with
+//! `filter_mode = "DMPO_hard_negative_dynamic_beta_fixed_margin"`). Per prompt, the selected
+//! negatives each get a detached β in `[0.5β, 1.5β]` from their distance to the chosen and to the
+//! mean of the other negatives; the rest get no gradient. Selection follows the official code:
+//! - the *borderline* negatives are those whose policy log-prob is ≥ the chosen's;
+//! - where none is borderline, scikit-learn's `KMeans(n_clusters=3, random_state=42)` runs on the
+//!   negatives' policy log-probs and the cluster with the highest mean is selected (replayed
+//!   exactly by [`super::sklearn_kmeans`]: the optimal 3-means is a different, often better,
+//!   clustering, and it is not what the official code trains on);
+//! - the other negatives give the mean that `d2` is measured from; when every negative is
+//!   selected, that mean is over the selected ones.
 //!
-//! Where no negative is borderline the official code runs scikit-learn's 3-means on the
-//! negatives' log-probs and takes the highest cluster. Here that is the exact optimal 1-D
-//! 3-means (clusters are contiguous in sorted order; every pair of cuts is tried, ties go to the
-//! lower cuts), which is what k-means converges to in the usual case. With fewer than three
-//! valid negatives every point is its own cluster, so the highest one is selected.
+//! Two quirks of the official code are kept, because they decide which β goes with which
+//! negative: a borderline row's β values are computed from the negatives whose *log-ratio* equals
+//! a borderline negative's log-ratio (a value lookup, so an equal log-ratio of a non-borderline
+//! negative shifts the list), and `tanh` of `x/0` saturates to ±1.
+//!
+//! Where the official code cannot run, this implementation still returns a loss: with fewer than
+//! three valid negatives and none borderline (scikit-learn refuses the fit) the highest negatives
+//! are selected, and where the final clustering leaves a cluster empty (fewer than three distinct
+//! values; numpy's `argmax` then picks the empty cluster and the official code fails) the
+//! non-empty cluster with the highest mean is.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::sklearn_kmeans::sklearn_kmeans_labels;
 use crate::error::{Result, check_positive};
 use crate::input::PreferenceLogps;
 use crate::numerics::{host_tensor, log_sigmoid, mask_to_host, to_host};
@@ -55,64 +68,79 @@ pub struct DynamicBeta {
     config: DynamicBetaConfig,
 }
 
-/// Indices (into `values`) of the highest cluster of the optimal 1-D 3-means.
-fn highest_cluster(values: &[(usize, f64)]) -> Vec<usize> {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let n = sorted.len();
-    if n < 3 {
-        let max = sorted.last().map_or(f64::NAN, |v| v.1);
-        return sorted.iter().filter(|v| v.1 == max).map(|v| v.0).collect();
-    }
-    let sse = |range: &[(usize, f64)]| {
-        let mean = range.iter().map(|v| v.1).sum::<f64>() / range.len() as f64;
-        range.iter().map(|v| (v.1 - mean).powi(2)).sum::<f64>()
-    };
-    let mut best = (f64::INFINITY, n - 1);
-    for a in 1..n - 1 {
-        for b in a + 1..n {
-            let cost = sse(&sorted[..a]) + sse(&sorted[a..b]) + sse(&sorted[b..]);
-            if cost < best.0 {
-                best = (cost, b);
-            }
-        }
-    }
-    let mut top: Vec<usize> = sorted[best.1..].iter().map(|v| v.0).collect();
-    top.sort_unstable();
-    top
+/// One valid negative of a prompt.
+#[derive(Clone, Copy, Debug)]
+struct Negative {
+    /// Its column in the `[B, K]` batch.
+    slot: usize,
+    policy: f64,
+    logratio: f64,
 }
 
-/// Per-negative dynamic β (0 for negatives that are not selected), `[K]` for one prompt.
-fn dynamic_betas(beta: f64, chosen: f64, negatives: &[(usize, f64)], slots: usize) -> Vec<f64> {
-    let mut hard: Vec<usize> = negatives
-        .iter()
-        .filter(|v| v.1 >= chosen)
-        .map(|v| v.0)
-        .collect();
-    if hard.is_empty() {
-        hard = highest_cluster(negatives);
+/// Positions (into `negatives`) of the cluster the official code selects when no negative is
+/// borderline.
+fn highest_cluster(negatives: &[Negative]) -> Vec<usize> {
+    let policy: Vec<f64> = negatives.iter().map(|n| n.policy).collect();
+    let Some(labels) = sklearn_kmeans_labels(&policy, 3, 42) else {
+        let max = policy.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        return (0..policy.len()).filter(|&i| policy[i] == max).collect();
+    };
+    let mean_of = |cluster: usize| {
+        let members: Vec<f64> = (0..policy.len())
+            .filter(|&i| labels[i] == cluster)
+            .map(|i| policy[i])
+            .collect();
+        (!members.is_empty()).then(|| members.iter().sum::<f64>() / members.len() as f64)
+    };
+    let top = (0..3)
+        .filter_map(|c| mean_of(c).map(|m| (c, m)))
+        .fold(None, |best: Option<(usize, f64)>, (c, m)| match best {
+            Some((_, b)) if b >= m => best,
+            _ => Some((c, m)),
+        })
+        .map_or(0, |(c, _)| c);
+    (0..policy.len()).filter(|&i| labels[i] == top).collect()
+}
+
+/// Per-negative dynamic β for one prompt (0 where a negative is not selected), `[slots]`.
+fn dynamic_betas(beta: f64, chosen: f64, negatives: &[Negative], slots: usize) -> Vec<f64> {
+    let mut betas = vec![0.0; slots];
+    if negatives.is_empty() {
+        return betas;
     }
-    let easy: Vec<f64> = negatives
-        .iter()
-        .filter(|v| !hard.contains(&v.0))
-        .map(|v| v.1)
+    let borderline: Vec<usize> = (0..negatives.len())
+        .filter(|&i| negatives[i].policy >= chosen)
         .collect();
-    let reference: Vec<f64> = if easy.is_empty() {
-        negatives
-            .iter()
-            .filter(|v| hard.contains(&v.0))
-            .map(|v| v.1)
-            .collect()
+    // `selected[j]` takes its log-ratio from `selected[j]` and its policy value from `paired[j]`.
+    let (selected, paired) = if borderline.is_empty() {
+        let top = highest_cluster(negatives);
+        (top.clone(), top)
     } else {
-        easy
+        let by_value: Vec<usize> = (0..negatives.len())
+            .filter(|&i| {
+                borderline
+                    .iter()
+                    .any(|&b| negatives[b].logratio == negatives[i].logratio)
+            })
+            .collect();
+        (borderline, by_value)
+    };
+    let rest: Vec<f64> = (0..negatives.len())
+        .filter(|i| !paired.contains(i))
+        .map(|i| negatives[i].policy)
+        .collect();
+    let reference = if rest.is_empty() {
+        paired.iter().map(|&i| negatives[i].policy).collect()
+    } else {
+        rest
     };
     let mean = reference.iter().sum::<f64>() / reference.len() as f64;
-    let mut betas = vec![0.0; slots];
-    for &(k, value) in negatives.iter().filter(|v| hard.contains(&v.0)) {
-        let d1 = chosen - value;
-        let d2 = value - mean;
-        let scale = (d1.abs() + d2.abs()).max(1e-12);
-        betas[k] = beta * (1.0 + 0.5 * ((d1 - d2 - 2.0) / scale).tanh());
+    for (&own, &partner) in selected.iter().zip(&paired) {
+        let value = negatives[partner].policy;
+        let to_chosen = chosen - value;
+        let to_rest = value - mean;
+        let adjustment = ((to_chosen - to_rest - 2.0) / (to_rest.abs() + to_chosen.abs())).tanh();
+        betas[negatives[own].slot] = beta * (1.0 + 0.5 * adjustment);
     }
     betas
 }
@@ -133,6 +161,7 @@ impl Objective for DynamicBeta {
         let crate::input::BatchDims { batch, negatives } = pairs.dims;
         let chosen = to_host(&input.policy_chosen);
         let rejected = to_host(&input.policy_rejected);
+        let logratios = to_host(&pairs.rejected_logratio());
         let valid = match &pairs.mask {
             Some(mask) => mask_to_host(mask),
             None => vec![true; batch * negatives],
@@ -140,12 +169,16 @@ impl Objective for DynamicBeta {
         let mut betas = Vec::with_capacity(batch * negatives);
         let mut selected_weights = Vec::with_capacity(batch * negatives);
         for i in 0..batch {
-            let row: Vec<(usize, f64)> = (0..negatives)
+            let row: Vec<Negative> = (0..negatives)
                 .filter(|&k| valid[i * negatives + k])
-                .map(|k| (k, rejected[i * negatives + k]))
+                .map(|k| Negative {
+                    slot: k,
+                    policy: rejected[i * negatives + k],
+                    logratio: logratios[i * negatives + k],
+                })
                 .collect();
             let row_betas = dynamic_betas(self.config.beta, chosen[i], &row, negatives);
-            let selected = row_betas.iter().filter(|&&b| b > 0.0).count() as f64;
+            let selected = row_betas.iter().filter(|&&b| b > 0.0).count().max(1) as f64;
             selected_weights.extend(row_betas.iter().map(|b| b / selected));
             betas.extend(row_betas);
         }
@@ -180,25 +213,52 @@ impl Objective for DynamicBeta {
 mod tests {
     use super::*;
 
+    fn row(values: &[(f64, f64)]) -> Vec<Negative> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(slot, &(policy, logratio))| Negative {
+                slot,
+                policy,
+                logratio,
+            })
+            .collect()
+    }
+
     #[test]
-    fn three_means_picks_the_top_group() {
-        let values = [
-            (0, -10.0),
-            (1, -9.5),
-            (2, -5.0),
-            (3, -4.8),
-            (4, -1.0),
-            (5, -1.1),
+    fn kmeans_selection_takes_scikit_learns_top_cluster() {
+        // scikit-learn puts -1.05, -2.2, -2.25, -3.3 and -0.5 in the top cluster.
+        let policy = [
+            -6.1, -2.2, -7.3, -1.05, -9.9, -3.3, -2.25, -8.8, -4.4, -12.0, -0.5, -5.5,
         ];
-        assert_eq!(highest_cluster(&values), vec![4, 5]);
+        let negatives = row(&policy.map(|p| (p, p)));
+        assert_eq!(highest_cluster(&negatives), vec![1, 3, 5, 6, 10]);
     }
 
     #[test]
     fn betas_stay_within_half_to_three_halves_beta() {
-        let betas = dynamic_betas(2.0, -3.0, &[(0, -1.0), (1, -2.0), (2, -8.0)], 3);
+        let negatives = row(&[(-1.0, 0.1), (-2.0, 0.2), (-8.0, 0.3)]);
+        let betas = dynamic_betas(2.0, -3.0, &negatives, 3);
         assert_eq!(betas[2], 0.0);
         for b in &betas[..2] {
             assert!((1.0..=3.0).contains(b), "{b}");
         }
+    }
+
+    #[test]
+    fn an_equal_log_ratio_pairs_betas_as_the_official_lookup_does() {
+        // Negative 1 is borderline; negative 0 is not but shares its log-ratio, so the official
+        // value lookup computes the single β from negative 0's policy log-prob.
+        let negatives = row(&[(-5.0, 0.5), (-1.0, 0.5), (-9.0, 0.1)]);
+        let betas = dynamic_betas(1.0, -2.0, &negatives, 3);
+        let (to_chosen, to_rest) = (-2.0 - -5.0, -5.0 - -9.0);
+        let expected = 1.0 + 0.5 * ((to_chosen - to_rest - 2.0) / (4.0 + 3.0_f64)).tanh();
+        assert_eq!(betas, vec![0.0, expected, 0.0]);
+    }
+
+    #[test]
+    fn a_negative_equal_to_the_chosen_and_the_rest_saturates() {
+        let negatives = row(&[(-2.0, 0.0)]);
+        assert_eq!(dynamic_betas(1.0, -2.0, &negatives, 1), vec![0.5]);
     }
 }

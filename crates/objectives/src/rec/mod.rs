@@ -6,3 +6,4 @@ pub mod dmpo;
 pub mod dynamicpo;
 pub mod rosepo;
 pub mod sdpo;
+mod sklearn_kmeans;
