@@ -371,3 +371,53 @@ fn dynamicpo_single_negative_below_the_chosen_is_selected() {
     let expected = (1.0 + (-beta_j * margin).exp()).ln();
     assert!((host(&out.loss)[0] - expected).abs() < 1e-12);
 }
+
+fn list_loss(
+    policy: Vec<f64>,
+    labels: Vec<f64>,
+    valid: Option<Vec<bool>>,
+    shape: [usize; 2],
+) -> (f64, Vec<f64>) {
+    use prefopt_objectives::personal::lipo::{LipoConfig, ListLogps};
+    let device = Device::flex().autodiff();
+    let n = shape[0] * shape[1];
+    let policy = tensor(policy, shape, &device, DType::F64).require_grad();
+    let input = ListLogps {
+        policy: policy.clone(),
+        reference: tensor(vec![-5.0; n], shape, &device, DType::F64),
+        labels: tensor(labels, shape, &device, DType::F64),
+        mask: valid.map(|v| mask(v, shape, &device)),
+    };
+    let lipo = LipoConfig::default().check().unwrap();
+    let (loss, _, _, _) = lipo.compute_list(&input).unwrap();
+    let grads = loss.backward();
+    (host(&loss)[0], gradient(&policy, &grads))
+}
+
+#[test]
+fn lipo_without_a_valid_pair_is_zero_with_zero_gradients() {
+    // Equal labels form no pair (rax: 0 without a valid pair).
+    let (loss, grad) = list_loss(vec![-4.0, -5.0, -6.0], vec![1.0; 3], None, [1, 3]);
+    assert_eq!((loss, grad), (0.0, vec![0.0; 3]));
+    // A list whose mask leaves one response.
+    let (loss, grad) = list_loss(
+        vec![-4.0, -5.0, -6.0],
+        vec![2.0, 1.0, 0.0],
+        Some(vec![true, false, false]),
+        [1, 3],
+    );
+    assert_eq!((loss, grad), (0.0, vec![0.0; 3]));
+}
+
+#[test]
+fn lipo_one_pair_matches_the_formula() {
+    // Two responses, labels 1 > 0, scores s = β(p − ref): the one pair's λ-weight is
+    // |2¹ − 2⁰|·|1/log2(2) − 1/log2(3)| and W = 2 (valid count), over one pair.
+    let beta = prefopt_objectives::personal::lipo::LipoConfig::default().beta;
+    let (policy_a, policy_b) = (-4.0, -6.0);
+    let (loss, _) = list_loss(vec![policy_a, policy_b], vec![1.0, 0.0], None, [1, 2]);
+    let (s_a, s_b) = (beta * (policy_a + 5.0), beta * (policy_b + 5.0));
+    let lambda = (1.0 - 1.0 / 3f64.log2()).abs();
+    let expected = 2.0 * lambda * (1.0 + (-(s_a - s_b)).exp()).ln();
+    assert!((loss - expected).abs() < 1e-12, "{loss} vs {expected}");
+}
