@@ -122,8 +122,8 @@ impl RpoSettings {
 
 /// Unpaired RPO: single (prompt, response) examples tagged chosen or rejected, batched as they
 /// come (so a batch's chosen and rejected responses mostly belong to different prompts). A
-/// batch without both sides has a constant loss of 0, which the trainer skips, as the official
-/// loop does.
+/// batch without both sides has a loss of 0 (the official trainer's constant), detached so the
+/// trainer skips it rather than stepping the optimizer on zero gradients.
 pub struct UnpairedRpoTask<'a> {
     /// One response per example.
     pub examples: &'a [EncodedExample],
@@ -160,20 +160,13 @@ impl Task<Transformer> for UnpairedRpoTask<'_> {
                 .cast(dtype)
         };
         let width = self.embeddings.first().map_or(0, Vec::len);
+        let desirable: Vec<bool> = indices.iter().map(|&i| self.desirable[i]).collect();
+        let one_sided = desirable.iter().all(|&d| d) || !desirable.iter().any(|&d| d);
         let input = UnpairedLogps {
             policy: scores.logps.narrow(1, 0, 1).reshape([n]),
             reference: floats(indices.iter().map(|&i| self.reference[i]).collect(), [n, 1])
                 .reshape([n]),
-            desirable: Tensor::<1, Bool>::from_data(
-                TensorData::new(
-                    indices
-                        .iter()
-                        .map(|&i| self.desirable[i])
-                        .collect::<Vec<_>>(),
-                    [n],
-                ),
-                &device,
-            ),
+            desirable: Tensor::<1, Bool>::from_data(TensorData::new(desirable, [n]), &device),
             prompt_embeddings: Some(floats(
                 indices
                     .iter()
@@ -188,7 +181,14 @@ impl Task<Transformer> for UnpairedRpoTask<'_> {
             .objective
             .compute_unpaired(&input)
             .map_err(ModelError::from)?;
-        Ok((output.loss, Vec::new()))
+        // The objective's 0 for a one-sided batch stays attached to the graph (zero gradients);
+        // detached, the trainer skips the batch instead of taking an optimizer step on zeros.
+        let loss = if one_sided {
+            output.loss.detach()
+        } else {
+            output.loss
+        };
+        Ok((loss, Vec::new()))
     }
 }
 
