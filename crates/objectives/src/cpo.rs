@@ -10,7 +10,7 @@ use crate::dpo::{KForm, smoothed_logistic};
 use crate::error::{Result, check_positive, check_range, invalid, unsupported};
 use crate::input::PreferenceLogps;
 use crate::numerics::{bounded, exp_limit, masked_logsumexp, softplus};
-use crate::objective::Objective;
+use crate::objective::{Inputs, Objective, Use, required_if};
 use crate::output::{Extra, LossOutput};
 use crate::pairs::{Pairs, Reference, batch_mean, chosen_token_nll, pair_lengths};
 
@@ -172,6 +172,17 @@ impl Cpo {
 impl Objective for Cpo {
     fn name(&self) -> String {
         self.config.name()
+    }
+
+    fn inputs(&self) -> Inputs {
+        let c = &self.config;
+        Inputs {
+            reference: Use::Ignored,
+            lengths: required_if(
+                matches!(c.loss_type, CpoLossType::Ipo | CpoLossType::Simpo) || c.cpo_alpha != 0.0,
+            ),
+            ..Inputs::LOG_RATIOS
+        }
     }
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {

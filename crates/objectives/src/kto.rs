@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ObjectiveError, Result, check_positive, invalid};
 use crate::input::{BatchDims, PreferenceLogps};
 use crate::numerics::{host_indices, host_mask, mask_to_host, sigmoid};
-use crate::objective::Objective;
+use crate::objective::{Inputs, Objective, Use, required_if};
 use crate::output::{Extra, LossOutput};
 
 /// KTO trainer loss types.
@@ -294,6 +294,14 @@ impl Kto {
 impl Objective for Kto {
     fn name(&self) -> String {
         self.config.name()
+    }
+
+    fn inputs(&self) -> Inputs {
+        Inputs {
+            weights: Use::Ignored,
+            kl: required_if(self.config.loss_type == KtoLossType::Kto),
+            ..Inputs::LOG_RATIOS
+        }
     }
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {

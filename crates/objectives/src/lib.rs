@@ -55,5 +55,5 @@ pub mod rec;
 pub use config::{LOSS_NAMES, ObjectiveConfig};
 pub use error::{ObjectiveError, Result};
 pub use input::{BatchDims, KlLogps, PreferenceLogps, PromptLogps, TokenLogps};
-pub use objective::Objective;
+pub use objective::{Inputs, Objective, Use};
 pub use output::{Extra, LossOutput, Metrics};

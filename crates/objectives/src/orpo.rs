@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ObjectiveError, Result, check_positive};
 use crate::input::PreferenceLogps;
 use crate::numerics::{log_sigmoid, log1mexp};
-use crate::objective::Objective;
+use crate::objective::{Inputs, Objective, Use};
 use crate::output::{Extra, LossOutput};
 use crate::pairs::{Pairs, Reference, batch_mean, pair_lengths};
 
@@ -46,6 +46,15 @@ pub struct Orpo {
 impl Objective for Orpo {
     fn name(&self) -> String {
         "orpo".to_string()
+    }
+
+    fn inputs(&self) -> Inputs {
+        Inputs {
+            reference: Use::Ignored,
+            lengths: Use::Required,
+            chosen_prompt: Use::Optional,
+            ..Inputs::LOG_RATIOS
+        }
     }
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {

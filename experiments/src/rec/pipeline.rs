@@ -302,11 +302,11 @@ impl RecPipeline {
             ScoringMode::SharedPrefix,
             pad,
         )?;
-        // Graded labels only for the listwise objective that reads them.
-        let labels = preference
-            .objective
-            .name()
-            .starts_with("lipo")
+        // Graded labels only for an objective that reads them.
+        let labels = objective
+            .inputs()
+            .list_labels
+            .is_read()
             .then(|| oracle_list_labels(&rows, &self.oracle));
         let mut task = PreferenceTask::new(&examples, objective.as_ref(), Some(&reference), pad);
         if let Some(labels) = &labels {

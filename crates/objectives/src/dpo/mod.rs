@@ -21,7 +21,7 @@ pub(crate) use loss_type::{PairTerms, pair_loss, smoothed_logistic};
 use crate::error::{Result, check_positive, check_range, invalid, unsupported};
 use crate::input::PreferenceLogps;
 use crate::numerics::{host_indices, mask_to_host, to_host};
-use crate::objective::Objective;
+use crate::objective::{Inputs, Objective, Use, required_if};
 use crate::output::LossOutput;
 use crate::pairs::{Pairs, Reference, batch_mean, chosen_token_nll, pair_lengths};
 
@@ -242,6 +242,26 @@ fn sorted(x: Tensor<1>) -> Tensor<1> {
 impl Objective for Dpo {
     fn name(&self) -> String {
         self.config.name()
+    }
+
+    fn inputs(&self) -> Inputs {
+        let c = &self.config;
+        let coupled_only = c.loss_type.iter().all(|t| t.couples_batch());
+        Inputs {
+            reference: if c.reference_free {
+                Use::Ignored
+            } else {
+                Use::Required
+            },
+            lengths: required_if(c.loss_type.iter().any(|t| t.needs_lengths())),
+            weights: if coupled_only && !c.use_weighting {
+                Use::Ignored
+            } else {
+                Use::Optional
+            },
+            tokens: required_if(c.use_weighting || c.ld_alpha.is_some()),
+            ..Inputs::LOG_RATIOS
+        }
     }
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ObjectiveError, Result, check_positive};
 use crate::input::{BatchDims, PreferenceLogps};
 use crate::numerics::{host_mask, host_tensor, host_vector, mask_to_host, softplus, to_host};
-use crate::objective::Objective;
+use crate::objective::{Inputs, Objective, Use};
 use crate::output::{Extra, LossOutput};
 
 /// The list-size factor W of the lambda weights.
@@ -242,6 +242,14 @@ impl Lipo {
 impl Objective for Lipo {
     fn name(&self) -> String {
         "lipo/lambda".into()
+    }
+
+    fn inputs(&self) -> Inputs {
+        Inputs {
+            weights: Use::Ignored,
+            list_labels: Use::Optional,
+            ..Inputs::LOG_RATIOS
+        }
     }
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {

@@ -20,7 +20,7 @@ use crate::dpo::{DpoConfig, DpoLossType, smoothed_logistic};
 use crate::error::{ObjectiveError, Result, check_positive, check_range, unsupported};
 use crate::input::PreferenceLogps;
 use crate::numerics::{bounded, host_vector};
-use crate::objective::Objective;
+use crate::objective::{Inputs, Objective, Use, required_if};
 use crate::output::LossOutput;
 use crate::pairs::{Pairs, Reference};
 
@@ -115,6 +115,16 @@ pub struct Pdpo {
 impl Objective for Pdpo {
     fn name(&self) -> String {
         self.config.name()
+    }
+
+    fn inputs(&self) -> Inputs {
+        let loss_type = self.config.loss_type;
+        Inputs {
+            lengths: required_if(loss_type.needs_lengths() && loss_type != DpoLossType::Ipo),
+            weights: Use::Ignored,
+            user_ids: Use::Required,
+            ..Inputs::LOG_RATIOS
+        }
     }
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {

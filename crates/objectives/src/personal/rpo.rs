@@ -14,7 +14,7 @@ use crate::error::{ObjectiveError, Result, check_positive, check_range};
 use crate::input::{BatchDims, PreferenceLogps};
 use crate::kto::{UnpairedLogps, UnpairedOutput, repair_rewards};
 use crate::numerics::{host_indices, host_tensor, host_vector, log_sigmoid, mask_to_host};
-use crate::objective::Objective;
+use crate::objective::{Inputs, Objective, Use};
 use crate::output::LossOutput;
 use crate::pairs::batch_mean;
 
@@ -179,6 +179,19 @@ impl Rpo {
 impl Objective for Rpo {
     fn name(&self) -> String {
         self.config.name()
+    }
+
+    fn inputs(&self) -> Inputs {
+        let (embeddings, weights) = match self.config.variant {
+            RpoVariant::Paired => (Use::Optional, Use::Optional),
+            RpoVariant::Unpaired => (Use::Optional, Use::Ignored),
+            RpoVariant::Diagonal => (Use::Ignored, Use::Optional),
+        };
+        Inputs {
+            prompt_embeddings: embeddings,
+            weights,
+            ..Inputs::LOG_RATIOS
+        }
     }
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {

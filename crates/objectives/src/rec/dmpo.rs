@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ObjectiveError, Result, check_positive, invalid};
 use crate::input::PreferenceLogps;
 use crate::numerics::log_sigmoid;
-use crate::objective::Objective;
+use crate::objective::{Inputs, Objective, Use, required_if};
 use crate::output::LossOutput;
 use crate::pairs::{Pairs, Reference, batch_mean, pair_lengths};
 
@@ -54,6 +54,17 @@ pub struct Dmpo {
 impl Objective for Dmpo {
     fn name(&self) -> String {
         "dmpo".into()
+    }
+
+    fn inputs(&self) -> Inputs {
+        Inputs {
+            reference: if self.config.reference_free {
+                Use::Ignored
+            } else {
+                Use::Required
+            },
+            ..Inputs::LOG_RATIOS
+        }
     }
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {
@@ -132,6 +143,13 @@ pub struct DmpoOfficial {
 impl Objective for DmpoOfficial {
     fn name(&self) -> String {
         "dmpo/official_pairwise".into()
+    }
+
+    fn inputs(&self) -> Inputs {
+        Inputs {
+            lengths: required_if(self.config.ftx_gamma > 1e-6),
+            ..Inputs::LOG_RATIOS
+        }
     }
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {

@@ -29,7 +29,7 @@ use super::sklearn_kmeans::sklearn_kmeans_labels;
 use crate::error::{Result, check_positive};
 use crate::input::PreferenceLogps;
 use crate::numerics::{host_tensor, log_sigmoid, mask_to_host, to_host};
-use crate::objective::Objective;
+use crate::objective::{Inputs, Objective, Use};
 use crate::output::{Extra, LossOutput};
 use crate::pairs::{Pairs, Reference, batch_mean};
 
@@ -148,6 +148,17 @@ fn dynamic_betas(beta: f64, chosen: f64, negatives: &[Negative], slots: usize) -
 impl Objective for DynamicBeta {
     fn name(&self) -> String {
         "dynamicpo/dynamic_beta".into()
+    }
+
+    fn inputs(&self) -> Inputs {
+        Inputs {
+            reference: if self.config.reference_free {
+                Use::Ignored
+            } else {
+                Use::Required
+            },
+            ..Inputs::LOG_RATIOS
+        }
     }
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {

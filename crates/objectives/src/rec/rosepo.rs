@@ -11,7 +11,7 @@ use crate::dpo::smoothed_logistic;
 use crate::error::{ObjectiveError, Result, check_positive, check_range};
 use crate::input::PreferenceLogps;
 use crate::numerics::log_sigmoid;
-use crate::objective::Objective;
+use crate::objective::{Inputs, Objective, required_if};
 use crate::output::LossOutput;
 use crate::pairs::{Pairs, Reference, batch_mean};
 
@@ -96,6 +96,13 @@ impl Objective for SmoothedDpo {
         match self.smoothing {
             Smoothing::Constant(_) => "cdpo".into(),
             Smoothing::PerPair => "rosepo".into(),
+        }
+    }
+
+    fn inputs(&self) -> Inputs {
+        Inputs {
+            smoothing: required_if(matches!(self.smoothing, Smoothing::PerPair)),
+            ..Inputs::LOG_RATIOS
         }
     }
 

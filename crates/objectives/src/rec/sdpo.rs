@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, check_positive};
 use crate::input::PreferenceLogps;
 use crate::numerics::{masked_logsumexp, softplus};
-use crate::objective::Objective;
+use crate::objective::{Inputs, Objective};
 use crate::output::LossOutput;
 use crate::pairs::{Pairs, Reference, batch_mean};
 
@@ -44,6 +44,10 @@ pub struct Sdpo {
 impl Objective for Sdpo {
     fn name(&self) -> String {
         "sdpo".into()
+    }
+
+    fn inputs(&self) -> Inputs {
+        Inputs::LOG_RATIOS
     }
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {
