@@ -195,6 +195,9 @@ impl PreferenceLogps {
 
     /// Checks shapes, that every prompt has at least one valid negative, and that every value a
     /// loss reads is finite (masked slots are ignored). Returns the batch sizes.
+    ///
+    /// Every input is described once, by [`Self::fields`]; the shape check, the device-side scan
+    /// for bad values and the host scan that names the bad value all walk that one list.
     pub fn validate(&self) -> Result<BatchDims> {
         let dims = self.dims();
         let BatchDims { batch, negatives } = dims;
@@ -212,20 +215,6 @@ impl PreferenceLogps {
                 "[B, K] with K >= 1 negatives",
             ));
         }
-        let pair = format!("[{batch}, {negatives}]");
-        let single = format!("[{batch}]");
-        check_dims(
-            "policy_chosen",
-            &self.policy_chosen.dims(),
-            &[batch],
-            &single,
-        )?;
-        if let Some(x) = &self.reference_chosen {
-            check_dims("reference_chosen", &x.dims(), &[batch], &single)?;
-        }
-        if let Some(x) = &self.reference_rejected {
-            check_dims("reference_rejected", &x.dims(), &[batch, negatives], &pair)?;
-        }
         if self.reference_chosen.is_some() != self.reference_rejected.is_some() {
             return Err(ObjectiveError::InvalidValue {
                 input: "reference_chosen",
@@ -233,172 +222,214 @@ impl PreferenceLogps {
                 reason: "reference log-probs must be given for both chosen and rejected".into(),
             });
         }
-        if let Some(mask) = &self.rejected_mask {
-            check_dims("rejected_mask", &mask.dims(), &[batch, negatives], &pair)?;
-        }
-        if let Some(x) = &self.chosen_lengths {
-            check_dims("chosen_lengths", &x.dims(), &[batch], &single)?;
-        }
-        if let Some(x) = &self.rejected_lengths {
-            check_dims("rejected_lengths", &x.dims(), &[batch, negatives], &pair)?;
-        }
-        if let Some(x) = &self.weights {
-            check_dims("weights", &x.dims(), &[batch], &single)?;
-        }
-        if let Some(x) = &self.smoothing {
-            check_dims("smoothing", &x.dims(), &[batch, negatives], &pair)?;
-        }
-        if let Some(x) = &self.prompt_embeddings
-            && x.dims()[0] != batch
-        {
-            return Err(shape_error(
-                "prompt_embeddings",
-                x.dims().to_vec(),
-                &format!("[{batch}, E]"),
-            ));
-        }
-        if let Some(ids) = &self.user_ids
-            && ids.len() != batch
-        {
-            return Err(shape_error("user_ids", vec![ids.len()], &single));
-        }
-        if let Some(x) = &self.list_labels {
-            check_dims(
-                "list_labels",
-                &x.dims(),
-                &[batch, negatives + 1],
-                &format!("[{batch}, {}]", negatives + 1),
-            )?;
-        }
-        if let Some(tokens) = &self.tokens {
-            let [b, t] = tokens.chosen.dims();
-            check_dims("tokens.chosen", &[b], &[batch], &format!("[{batch}, T]"))?;
-            check_dims(
-                "tokens.chosen_mask",
-                &tokens.chosen_mask.dims(),
-                &[b, t],
-                &format!("[{b}, {t}]"),
-            )?;
-            let [rb, rk, rt] = tokens.rejected.dims();
-            check_dims(
-                "tokens.rejected",
-                &[rb, rk],
-                &[batch, negatives],
-                &format!("[{batch}, {negatives}, T]"),
-            )?;
-            check_dims(
-                "tokens.rejected_mask",
-                &tokens.rejected_mask.dims(),
-                &[rb, rk, rt],
-                &format!("[{rb}, {rk}, {rt}]"),
-            )?;
-            if let Some(x) = &tokens.chosen_log_sum_sq_probs {
-                check_dims(
-                    "tokens.chosen_log_sum_sq_probs",
-                    &x.dims(),
-                    &[b, t],
-                    &format!("[{b}, {t}]"),
-                )?;
+        let fields = self.fields(dims);
+        for field in &fields {
+            if let Some((expected, text)) = &field.expected
+                && &field.dims != expected
+            {
+                return Err(shape_error(field.name, field.dims.clone(), text));
             }
-            if let Some(x) = &tokens.rejected_log_sum_sq_probs {
-                check_dims(
-                    "tokens.rejected_log_sum_sq_probs",
-                    &x.dims(),
-                    &[rb, rk, rt],
-                    &format!("[{rb}, {rk}, {rt}]"),
-                )?;
-            }
-        }
-        if let Some(prompt) = &self.chosen_prompt {
-            check_dims("chosen_prompt.sum", &prompt.sum.dims(), &[batch], &single)?;
-            check_dims(
-                "chosen_prompt.count",
-                &prompt.count.dims(),
-                &[batch],
-                &single,
-            )?;
-        }
-        if let Some(kl) = &self.kl
-            && kl.policy.dims() != kl.reference.dims()
-        {
-            return Err(shape_error(
-                "kl.reference",
-                kl.reference.dims().to_vec(),
-                &format!("{:?}", kl.policy.dims()),
-            ));
         }
         // One device-side reduction answers "is anything invalid?" with a single read-back; the
         // host scan that names the input and position runs only when it is.
-        if self.any_invalid_value() {
-            self.locate_invalid_value(dims)?;
+        if self.any_invalid_value(&fields) {
+            self.locate_invalid_value(&fields, dims)?;
         }
         Ok(dims)
     }
 
-    /// True when a value a loss reads is invalid: a prompt without a valid negative, a
-    /// non-finite log-prob, weight, embedding or label, a negative length, or smoothing outside
-    /// [0, 0.5]. Masked slots are ignored. Computed on the device, read back once.
-    fn any_invalid_value(&self) -> bool {
-        let mask = self.rejected_mask.as_ref();
-        let valid = |bad: Tensor<2, Bool>| match mask {
-            Some(m) => bad.bool_and(m.clone()),
-            None => bad,
-        };
-        let non_finite_1 = |x: &Tensor<1>| x.clone().is_finite().bool_not().any();
-        let non_finite_2 = |x: &Tensor<2>| x.clone().is_finite().bool_not().any();
-        let mut flags = vec![
-            non_finite_1(&self.policy_chosen),
-            valid(self.policy_rejected.clone().is_finite().bool_not()).any(),
+    /// Every input with its expected shape and the rule its values obey, in the order errors
+    /// are reported.
+    fn fields(&self, dims: BatchDims) -> Vec<Field> {
+        let BatchDims { batch, negatives } = dims;
+        let single = || (vec![batch], format!("[{batch}]"));
+        let pair = || (vec![batch, negatives], format!("[{batch}, {negatives}]"));
+        let mut fields = vec![
+            Field::valued(
+                "policy_chosen",
+                &self.policy_chosen,
+                Some(single()),
+                Rule::Finite,
+                false,
+                1,
+            ),
+            Field::valued(
+                "policy_rejected",
+                &self.policy_rejected,
+                None,
+                Rule::Finite,
+                true,
+                negatives,
+            ),
         ];
+        let mut push = |field: Option<Field>| fields.extend(field);
+        push(self.reference_chosen.as_ref().map(|x| {
+            Field::valued(
+                "reference_chosen",
+                x,
+                Some(single()),
+                Rule::Finite,
+                false,
+                1,
+            )
+        }));
+        push(self.reference_rejected.as_ref().map(|x| {
+            Field::valued(
+                "reference_rejected",
+                x,
+                Some(pair()),
+                Rule::Finite,
+                true,
+                negatives,
+            )
+        }));
+        push(
+            self.rejected_mask
+                .as_ref()
+                .map(|m| Field::shape("rejected_mask", m.dims().to_vec(), pair())),
+        );
+        push(
+            self.chosen_lengths.as_ref().map(|x| {
+                Field::valued("chosen_lengths", x, Some(single()), Rule::Length, false, 1)
+            }),
+        );
+        push(
+            self.rejected_lengths
+                .as_ref()
+                .map(|x| Field::valued("rejected_lengths", x, Some(pair()), Rule::Length, true, 1)),
+        );
+        push(
+            self.weights
+                .as_ref()
+                .map(|x| Field::valued("weights", x, Some(single()), Rule::Finite, false, 1)),
+        );
+        push(self.smoothing.as_ref().map(|x| {
+            Field::valued(
+                "smoothing",
+                x,
+                Some(pair()),
+                Rule::Smoothing,
+                true,
+                negatives,
+            )
+        }));
+        push(self.prompt_embeddings.as_ref().map(|x| {
+            let width = x.dims()[1];
+            let expected = (vec![batch, width], format!("[{batch}, E]"));
+            Field::valued(
+                "prompt_embeddings",
+                x,
+                Some(expected),
+                Rule::Finite,
+                false,
+                width.max(1),
+            )
+        }));
+        push(
+            self.user_ids
+                .as_ref()
+                .map(|ids| Field::shape("user_ids", vec![ids.len()], single())),
+        );
+        push(self.list_labels.as_ref().map(|x| {
+            let width = negatives + 1;
+            let expected = (vec![batch, width], format!("[{batch}, {width}]"));
+            Field::valued("list_labels", x, Some(expected), Rule::Finite, false, width)
+        }));
+        if let Some(tokens) = &self.tokens {
+            let [b, t] = tokens.chosen.dims();
+            let [rb, rk, rt] = tokens.rejected.dims();
+            let chosen = || (vec![b, t], format!("[{b}, {t}]"));
+            let rejected = || (vec![rb, rk, rt], format!("[{rb}, {rk}, {rt}]"));
+            let by_token = [
+                Field::shape(
+                    "tokens.chosen",
+                    vec![b],
+                    (vec![batch], format!("[{batch}, T]")),
+                ),
+                Field::shape(
+                    "tokens.chosen_mask",
+                    tokens.chosen_mask.dims().to_vec(),
+                    chosen(),
+                ),
+                Field::shape(
+                    "tokens.rejected",
+                    vec![rb, rk],
+                    (vec![batch, negatives], format!("[{batch}, {negatives}, T]")),
+                ),
+                Field::shape(
+                    "tokens.rejected_mask",
+                    tokens.rejected_mask.dims().to_vec(),
+                    rejected(),
+                ),
+            ];
+            for field in by_token {
+                push(Some(field));
+            }
+            push(tokens.chosen_log_sum_sq_probs.as_ref().map(|x| {
+                Field::shape(
+                    "tokens.chosen_log_sum_sq_probs",
+                    x.dims().to_vec(),
+                    chosen(),
+                )
+            }));
+            push(tokens.rejected_log_sum_sq_probs.as_ref().map(|x| {
+                Field::shape(
+                    "tokens.rejected_log_sum_sq_probs",
+                    x.dims().to_vec(),
+                    rejected(),
+                )
+            }));
+        }
+        if let Some(prompt) = &self.chosen_prompt {
+            push(Some(Field::shape(
+                "chosen_prompt.sum",
+                prompt.sum.dims().to_vec(),
+                single(),
+            )));
+            push(Some(Field::shape(
+                "chosen_prompt.count",
+                prompt.count.dims().to_vec(),
+                single(),
+            )));
+        }
+        if let Some(kl) = &self.kl {
+            let policy = kl.policy.dims().to_vec();
+            let text = format!("{policy:?}");
+            push(Some(Field::shape(
+                "kl.reference",
+                kl.reference.dims().to_vec(),
+                (policy, text),
+            )));
+        }
+        fields
+    }
+
+    /// True when a value a loss reads is invalid: a prompt without a valid negative, or a value
+    /// that breaks its field's [`Rule`]. Masked slots are ignored. Computed on the device, read
+    /// back once.
+    fn any_invalid_value(&self, fields: &[Field]) -> bool {
+        let mask = self.rejected_mask.as_ref();
+        let mut flags = Vec::new();
         if let Some(m) = mask {
             flags.push(m.clone().any_dim(1).bool_not().any());
         }
-        if let Some(x) = &self.reference_chosen {
-            flags.push(non_finite_1(x));
-        }
-        if let Some(x) = &self.reference_rejected {
-            flags.push(valid(x.clone().is_finite().bool_not()).any());
-        }
-        if let Some(x) = &self.chosen_lengths {
-            flags.push(
-                x.clone()
-                    .lower_elem(0.0)
-                    .bool_or(x.clone().is_finite().bool_not())
-                    .any(),
-            );
-        }
-        if let Some(x) = &self.rejected_lengths {
-            flags.push(
-                valid(
-                    x.clone()
-                        .lower_elem(0.0)
-                        .bool_or(x.clone().is_finite().bool_not()),
-                )
-                .any(),
-            );
-        }
-        if let Some(x) = &self.smoothing {
-            let outside = x
-                .clone()
-                .lower_elem(0.0)
-                .bool_or(x.clone().greater_elem(0.5));
-            flags.push(valid(outside.bool_or(x.clone().is_finite().bool_not())).any());
-        }
-        if let Some(x) = &self.weights {
-            flags.push(non_finite_1(x));
-        }
-        if let Some(x) = &self.prompt_embeddings {
-            flags.push(non_finite_2(x));
-        }
-        if let Some(x) = &self.list_labels {
-            flags.push(non_finite_2(x));
+        for field in fields {
+            let Some(check) = &field.check else { continue };
+            let bad = check.rule.violated(check.values.clone());
+            let bad = match (check.masked, mask) {
+                (true, Some(m)) => {
+                    bad.bool_and(m.clone().reshape([m.dims().iter().product::<usize>()]))
+                }
+                _ => bad,
+            };
+            flags.push(bad.any());
         }
         Tensor::cat(flags, 0).any().into_scalar::<bool>()
     }
 
     /// The host scan behind [`Self::any_invalid_value`]: the first invalid value, with the
     /// input's name and its row (and column).
-    fn locate_invalid_value(&self, dims: BatchDims) -> Result<()> {
+    fn locate_invalid_value(&self, fields: &[Field], dims: BatchDims) -> Result<()> {
         let BatchDims { negatives, .. } = dims;
         let mask = self.rejected_mask.as_ref().map(mask_to_host);
         if let Some(values) = &mask
@@ -412,51 +443,128 @@ impl PreferenceLogps {
                 reason: "every prompt needs at least one valid negative (K = 0)".into(),
             });
         }
-        if let Some(x) = &self.chosen_lengths {
-            check_lengths("chosen_lengths", &to_host(x), None)?;
-        }
-        if let Some(x) = &self.rejected_lengths {
-            check_lengths("rejected_lengths", &to_host(x), mask.as_deref())?;
-        }
-        if let Some(x) = &self.smoothing {
-            for (index, &eps) in to_host(x).iter().enumerate() {
-                if is_valid(mask.as_deref(), index) && !(0.0..=0.5).contains(&eps) {
-                    return Err(ObjectiveError::InvalidValue {
-                        input: "smoothing",
-                        position: position(index, negatives),
-                        reason: format!("label smoothing {eps} is outside [0, 0.5]"),
-                    });
-                }
+        for field in fields {
+            let Some(check) = &field.check else { continue };
+            let field_mask = if check.masked { mask.as_deref() } else { None };
+            let values = to_host(&check.values);
+            if let Some((index, &value)) = values
+                .iter()
+                .enumerate()
+                .find(|(index, v)| is_valid(field_mask, *index) && !check.rule.allows(**v))
+            {
+                return Err(ObjectiveError::InvalidValue {
+                    input: field.name,
+                    position: check.rule.position(index, check.row_len),
+                    reason: check.rule.reason(value),
+                });
             }
         }
-        check_finite("policy_chosen", &to_host(&self.policy_chosen), None, 1)?;
-        check_finite(
-            "policy_rejected",
-            &to_host(&self.policy_rejected),
-            mask.as_deref(),
-            negatives,
-        )?;
-        if let Some(x) = &self.reference_chosen {
-            check_finite("reference_chosen", &to_host(x), None, 1)?;
-        }
-        if let Some(x) = &self.reference_rejected {
-            check_finite(
-                "reference_rejected",
-                &to_host(x),
-                mask.as_deref(),
-                negatives,
-            )?;
-        }
-        if let Some(x) = &self.weights {
-            check_finite("weights", &to_host(x), None, 1)?;
-        }
-        if let Some(x) = &self.prompt_embeddings {
-            check_finite("prompt_embeddings", &to_host(x), None, x.dims()[1].max(1))?;
-        }
-        if let Some(x) = &self.list_labels {
-            check_finite("list_labels", &to_host(x), None, negatives + 1)?;
-        }
         Ok(())
+    }
+}
+
+/// One input as validation sees it: its shape, the shape it must have, and (for inputs whose
+/// values a loss reads) the rule those values obey.
+struct Field {
+    name: &'static str,
+    dims: Vec<usize>,
+    /// The required dims and how an error message writes them; `None` when the dims define
+    /// the batch (`policy_rejected`).
+    expected: Option<(Vec<usize>, String)>,
+    check: Option<ValueCheck>,
+}
+
+/// The values of a field, flattened, and what they must satisfy.
+struct ValueCheck {
+    values: Tensor<1>,
+    rule: Rule,
+    /// Whether `rejected_mask` applies (the `[B, K]` inputs).
+    masked: bool,
+    /// Entries per row, for the position in error messages.
+    row_len: usize,
+}
+
+impl Field {
+    /// An input validation only checks the shape of.
+    fn shape(name: &'static str, dims: Vec<usize>, expected: (Vec<usize>, String)) -> Self {
+        Self {
+            name,
+            dims,
+            expected: Some(expected),
+            check: None,
+        }
+    }
+
+    /// An input whose values a loss reads: shape and values are checked.
+    fn valued<const D: usize>(
+        name: &'static str,
+        x: &Tensor<D>,
+        expected: Option<(Vec<usize>, String)>,
+        rule: Rule,
+        masked: bool,
+        row_len: usize,
+    ) -> Self {
+        let dims = x.dims().to_vec();
+        let len: usize = dims.iter().product();
+        Self {
+            name,
+            dims,
+            expected,
+            check: Some(ValueCheck {
+                values: x.clone().reshape([len]),
+                rule,
+                masked,
+                row_len,
+            }),
+        }
+    }
+}
+
+/// What a field's values must be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    /// Finite (log-probs, weights, embeddings, labels).
+    Finite,
+    /// A finite count ≥ 0 (completion lengths).
+    Length,
+    /// A label-smoothing ε in [0, 0.5].
+    Smoothing,
+}
+
+impl Rule {
+    fn allows(self, v: f64) -> bool {
+        match self {
+            Rule::Finite => v.is_finite(),
+            Rule::Length => v.is_finite() && v >= 0.0,
+            Rule::Smoothing => (0.0..=0.5).contains(&v),
+        }
+    }
+
+    /// The device-side form of `!allows`.
+    fn violated(self, x: Tensor<1>) -> Tensor<1, Bool> {
+        let non_finite = x.clone().is_finite().bool_not();
+        match self {
+            Rule::Finite => non_finite,
+            Rule::Length => non_finite.bool_or(x.lower_elem(0.0)),
+            Rule::Smoothing => non_finite
+                .bool_or(x.clone().lower_elem(0.0))
+                .bool_or(x.greater_elem(0.5)),
+        }
+    }
+
+    fn position(self, index: usize, row_len: usize) -> String {
+        match self {
+            Rule::Length => format!("entry {index}"),
+            _ => position(index, row_len),
+        }
+    }
+
+    fn reason(self, value: f64) -> String {
+        match self {
+            Rule::Length => format!("length {value} must be a finite count >= 0"),
+            Rule::Smoothing => format!("label smoothing {value} is outside [0, 0.5]"),
+            _ => format!("value {value} is not finite"),
+        }
     }
 }
 
@@ -465,14 +573,6 @@ fn shape_error(input: &'static str, got: Vec<usize>, expected: &str) -> Objectiv
         input,
         got,
         expected: expected.to_string(),
-    }
-}
-
-fn check_dims(input: &'static str, got: &[usize], expected: &[usize], text: &str) -> Result<()> {
-    if got == expected {
-        Ok(())
-    } else {
-        Err(shape_error(input, got.to_vec(), text))
     }
 }
 
@@ -485,40 +585,5 @@ fn position(index: usize, row_len: usize) -> String {
         format!("row {index}")
     } else {
         format!("row {}, column {}", index / row_len, index % row_len)
-    }
-}
-
-fn check_finite(
-    input: &'static str,
-    values: &[f64],
-    mask: Option<&[bool]>,
-    row_len: usize,
-) -> Result<()> {
-    match values
-        .iter()
-        .enumerate()
-        .find(|(index, v)| is_valid(mask, *index) && !v.is_finite())
-    {
-        Some((index, value)) => Err(ObjectiveError::InvalidValue {
-            input,
-            position: position(index, row_len),
-            reason: format!("value {value} is not finite"),
-        }),
-        None => Ok(()),
-    }
-}
-
-fn check_lengths(input: &'static str, values: &[f64], mask: Option<&[bool]>) -> Result<()> {
-    match values
-        .iter()
-        .enumerate()
-        .find(|(index, v)| is_valid(mask, *index) && !(v.is_finite() && **v >= 0.0))
-    {
-        Some((index, value)) => Err(ObjectiveError::InvalidValue {
-            input,
-            position: format!("entry {index}"),
-            reason: format!("length {value} must be a finite count >= 0"),
-        }),
-        None => Ok(()),
     }
 }
