@@ -32,6 +32,20 @@ pub enum ModelError {
         #[source]
         source: std::io::Error,
     },
+    /// The training loss was NaN or infinite.
+    #[error("the loss became {value} at update {update} (lower the learning rate?)")]
+    NonFiniteLoss { update: usize, value: f64 },
+    /// Values could not be read back from the device (a failed kernel, a lost device).
+    #[error("reading {what} back from the device: {reason}")]
+    DeviceRead { what: &'static str, reason: String },
+    /// An error raised by code outside this crate that runs inside it: a [`crate::train::Task`]
+    /// or an evaluation callback of the trainer. The original error is kept as the source.
+    #[error("{context}: {source}")]
+    External {
+        context: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error(transparent)]
     Objective(#[from] prefopt_objectives::ObjectiveError),
     #[error(transparent)]
@@ -46,6 +60,25 @@ impl ModelError {
         Self::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// Wraps an error of a caller's task or callback, keeping it as the source.
+    pub fn external(
+        context: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::External {
+            context,
+            source: Box::new(source),
+        }
+    }
+
+    /// A failed read of `what` back from the device.
+    pub fn device_read(what: &'static str, reason: impl std::fmt::Debug) -> Self {
+        Self::DeviceRead {
+            what,
+            reason: format!("{reason:?}"),
         }
     }
 

@@ -225,7 +225,7 @@ fn last_logps(model: &Transformer, hidden: Tensor<3>) -> Result<Vec<Vec<f64>>> {
         .into_data()
         .convert::<f64>()
         .try_to_vec()
-        .map_err(|e| ModelError::InvalidConfig(format!("reading logits: {e:?}")))?;
+        .map_err(|e| ModelError::device_read("logits", e))?;
     Ok(values.chunks(vocab).map(<[f64]>::to_vec).collect())
 }
 

@@ -36,7 +36,7 @@ pub fn candidate_scores(
             .to_data()
             .convert::<f64>()
             .try_to_vec()
-            .map_err(|e| ModelError::InvalidConfig(format!("reading scores: {e:?}")))?;
+            .map_err(|e| ModelError::device_read("scores", e))?;
         for (row, item) in items.iter().enumerate() {
             let start = row * scores.responses;
             out.push(values[start..start + item.responses.len()].to_vec());

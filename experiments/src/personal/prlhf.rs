@@ -161,7 +161,7 @@ impl Task<PersonalizedPolicy> for PdpoTask<'_> {
         let soft = model
             .users
             .embeddings(&user_ids(examples, indices))
-            .map_err(|e| ModelError::InvalidConfig(e.to_string()))?;
+            .map_err(|e| ModelError::external("user embeddings", e))?;
         let items: Vec<ScoreItem<'_>> = indices
             .iter()
             .map(|&i| ScoreItem {
@@ -556,7 +556,7 @@ impl Experiment<'_> {
                     .into_data()
                     .convert::<f64>()
                     .try_to_vec()
-                    .map_err(|e| ExperimentError::Invalid(format!("{e:?}")))?;
+                    .map_err(|e| ModelError::device_read("cluster weights", e))?;
                 let width = values.len() / n_users;
                 let group_mean = |short: bool| {
                     let picked: Vec<f64> = (1..=n_users)

@@ -175,7 +175,7 @@ impl TextPolicy {
                 .to_data()
                 .convert::<f64>()
                 .try_to_vec()
-                .map_err(|e| ExperimentError::Invalid(format!("reading log-probs: {e:?}")))?;
+                .map_err(|e| prefopt_models::ModelError::device_read("log-probs", e))?;
             for (row, &i) in chunk.iter().enumerate() {
                 let count = examples[i].responses.len();
                 let at = row * scores.responses;

@@ -225,7 +225,7 @@ impl RecPipeline {
         let description = self.description()?;
         let mut evaluator = |m: &Transformer| {
             self.valid_hit_ratio(m)
-                .map_err(|e| prefopt_models::ModelError::InvalidConfig(e.to_string()))
+                .map_err(|e| prefopt_models::ModelError::external("validation HitRatio@1", e))
         };
         let outcome = train(model, &task, &config, &description, Some(&mut evaluator))?;
         Ok(SftStage::new(Run {
@@ -318,7 +318,7 @@ impl RecPipeline {
         let description = self.description()?;
         let mut evaluator = |m: &Transformer| {
             self.valid_hit_ratio(m)
-                .map_err(|e| prefopt_models::ModelError::InvalidConfig(e.to_string()))
+                .map_err(|e| prefopt_models::ModelError::external("validation HitRatio@1", e))
         };
         let outcome = train(policy, &task, &config, &description, Some(&mut evaluator))?;
         Ok(Run {

@@ -263,10 +263,10 @@ pub fn train<M: Module + 'static>(
             let (loss, micro_metrics) = task.loss(&model, micro)?;
             let value = scalar(&loss);
             if !value.is_finite() {
-                return Err(ModelError::InvalidConfig(format!(
-                    "the loss became {value} at update {} (lower the learning rate?)",
-                    state.step
-                )));
+                return Err(ModelError::NonFiniteLoss {
+                    update: state.step,
+                    value,
+                });
             }
             loss_sum += share * value;
             for (name, v) in micro_metrics {

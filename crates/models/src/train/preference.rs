@@ -80,9 +80,7 @@ pub fn reference_logps(
             .to_data()
             .convert::<f64>()
             .try_to_vec()
-            .map_err(|e| {
-                ModelError::InvalidConfig(format!("reading reference log-probs: {e:?}"))
-            })?;
+            .map_err(|e| ModelError::device_read("reference log-probs", e))?;
         for (row, &i) in chunk.iter().enumerate() {
             let count = examples[i].responses.len();
             out.push(values[row * scores.responses..row * scores.responses + count].to_vec());

@@ -290,7 +290,7 @@ impl Transformer {
             .into_data()
             .convert::<f64>()
             .try_to_vec()
-            .map_err(|e| ModelError::InvalidConfig(format!("reading hidden states: {e:?}")))?;
+            .map_err(|e| ModelError::device_read("hidden states", e))?;
         Ok(prompts
             .iter()
             .enumerate()
