@@ -32,7 +32,14 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (low - pad, high + pad)
 }
 
-/// Lines (with point markers) of every series on shared axes, a legend top right.
+/// Approximate width in pixels of `text` at `size` px of sans-serif (the SVG backend measures no
+/// fonts; this keeps label areas wide enough without clipping).
+fn text_width(text: &str, size: u32) -> u32 {
+    (text.chars().count() as f64 * f64::from(size) * 0.6).ceil() as u32
+}
+
+/// Lines (with point markers) of every series on shared axes; the legend sits in a panel of its
+/// own to the right, so it never covers a curve.
 pub fn line_plot(
     path: &Path,
     title: &str,
@@ -43,9 +50,18 @@ pub fn line_plot(
     let err = |e: &dyn std::fmt::Display| plot_error(path, e);
     let (x0, x1) = bounds(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)));
     let (y0, y1) = bounds(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
-    let root = SVGBackend::new(path, (760, 440)).into_drawing_area();
+    const LEGEND_FONT: u32 = 12;
+    let legend_width = series
+        .iter()
+        .map(|s| text_width(&s.name, LEGEND_FONT))
+        .max()
+        .unwrap_or(0)
+        + 48;
+    let (plot_width, height) = (720, 440);
+    let root = SVGBackend::new(path, (plot_width + legend_width, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
-    let mut chart = ChartBuilder::on(&root)
+    let (plot_area, legend_area) = root.split_horizontally(plot_width);
+    let mut chart = ChartBuilder::on(&plot_area)
         .caption(title, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(40)
@@ -68,24 +84,28 @@ pub fn line_plot(
             .collect();
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-            .map_err(|e| err(&e))?
-            .label(s.name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
+            .map_err(|e| err(&e))?;
         if points.len() <= 40 {
             chart
                 .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
                 .map_err(|e| err(&e))?;
         }
+        // The legend entry: a line sample and the name, one row per series.
+        let y = 48 + 20 * i as i32;
+        legend_area
+            .draw(&PathElement::new(
+                vec![(8, y), (32, y)],
+                color.stroke_width(2),
+            ))
+            .map_err(|e| err(&e))?;
+        legend_area
+            .draw(&Text::new(
+                s.name.clone(),
+                (38, y - LEGEND_FONT as i32 / 2),
+                ("sans-serif", LEGEND_FONT).into_font(),
+            ))
+            .map_err(|e| err(&e))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }
@@ -126,59 +146,63 @@ pub fn bar_chart(
     })
 }
 
-pub fn bar_plot(path: &Path, title: &str, y_label: &str, bars: &[Bar]) -> Result<()> {
+/// Horizontal bars, one row per method with its label written out on the left (long method
+/// names stay whole), and the 95% interval as an error bar.
+pub fn bar_plot(path: &Path, title: &str, value_label: &str, bars: &[Bar]) -> Result<()> {
     let err = |e: &dyn std::fmt::Display| plot_error(path, e);
-    let (_, y1) = bounds(bars.iter().flat_map(|b| [b.mean, b.high]));
+    let (_, x1) = bounds(bars.iter().flat_map(|b| [b.mean, b.high]));
     let n = bars.len().max(1);
-    let root = SVGBackend::new(path, (80 * n as u32 + 160, 460)).into_drawing_area();
+    const LABEL_FONT: u32 = 12;
+    let label_width = bars
+        .iter()
+        .map(|b| text_width(&b.label, LABEL_FONT))
+        .max()
+        .unwrap_or(0)
+        + 24;
+    let root = SVGBackend::new(path, (label_width + 640, 30 * n as u32 + 110)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 18))
         .margin(12)
-        .x_label_area_size(90)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0f64..n as f64, 0f64..y1.max(1e-3))
+        .x_label_area_size(44)
+        .y_label_area_size(label_width)
+        .build_cartesian_2d(0f64..x1.max(1e-3), 0f64..n as f64)
         .map_err(|e| err(&e))?;
     chart
         .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n * 2 + 1)
-        .x_label_formatter(&|x| {
-            let slot = x - 0.5;
+        .disable_y_mesh()
+        .y_labels(n * 2 + 1)
+        .y_label_formatter(&|y| {
+            // Row i spans [n − i − 1, n − i): the first bar is drawn at the top.
+            let slot = y - 0.5;
             if (slot - slot.round()).abs() < 1e-6 && slot >= 0.0 {
-                labels
-                    .get(slot.round() as usize)
-                    .cloned()
-                    .unwrap_or_default()
+                let row = n - 1 - slot.round() as usize;
+                labels.get(row).cloned().unwrap_or_default()
             } else {
                 String::new()
             }
         })
-        .x_label_style(
-            ("sans-serif", 11)
-                .into_font()
-                .transform(FontTransform::Rotate90),
-        )
-        .y_desc(y_label)
+        .y_label_style(("sans-serif", LABEL_FONT).into_font())
+        .x_desc(value_label)
         .draw()
         .map_err(|e| err(&e))?;
     for (i, bar) in bars.iter().enumerate() {
-        let x = i as f64;
+        let y = (n - 1 - i) as f64;
         let color = Palette99::pick(i).to_rgba();
         chart
             .draw_series(std::iter::once(Rectangle::new(
-                [(x + 0.15, 0.0), (x + 0.85, bar.mean.max(0.0))],
+                [(0.0, y + 0.15), (bar.mean.max(0.0), y + 0.85)],
                 color.filled(),
             )))
             .map_err(|e| err(&e))?;
         if bar.low.is_finite() && bar.high.is_finite() {
             let whisker =
-                |y: f64| PathElement::new(vec![(x + 0.4, y), (x + 0.6, y)], BLACK.stroke_width(1));
+                |x: f64| PathElement::new(vec![(x, y + 0.4), (x, y + 0.6)], BLACK.stroke_width(1));
             chart
                 .draw_series([
                     PathElement::new(
-                        vec![(x + 0.5, bar.low.max(0.0)), (x + 0.5, bar.high)],
+                        vec![(bar.low.max(0.0), y + 0.5), (bar.high, y + 0.5)],
                         BLACK.stroke_width(1),
                     ),
                     whisker(bar.low.max(0.0)),
