@@ -82,6 +82,19 @@ impl Inputs {
         chosen_prompt: Use::Ignored,
         kl: Use::Ignored,
     };
+
+    /// [`Self::LOG_RATIOS`], or with `reference_free` the variant on plain log-probs, which
+    /// ignores the reference.
+    pub fn log_ratios(reference_free: bool) -> Inputs {
+        Inputs {
+            reference: if reference_free {
+                Use::Ignored
+            } else {
+                Use::Required
+            },
+            ..Inputs::LOG_RATIOS
+        }
+    }
 }
 
 /// `Required` when `condition` holds, else `Ignored`.

@@ -248,11 +248,6 @@ impl Objective for Dpo {
         let c = &self.config;
         let coupled_only = c.loss_type.iter().all(|t| t.couples_batch());
         Inputs {
-            reference: if c.reference_free {
-                Use::Ignored
-            } else {
-                Use::Required
-            },
             lengths: required_if(c.loss_type.iter().any(|t| t.needs_lengths())),
             weights: if coupled_only && !c.use_weighting {
                 Use::Ignored
@@ -260,7 +255,7 @@ impl Objective for Dpo {
                 Use::Optional
             },
             tokens: required_if(c.use_weighting || c.ld_alpha.is_some()),
-            ..Inputs::LOG_RATIOS
+            ..Inputs::log_ratios(c.reference_free)
         }
     }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ObjectiveError, Result, check_positive, invalid};
 use crate::input::PreferenceLogps;
 use crate::numerics::log_sigmoid;
-use crate::objective::{Inputs, Objective, Use, required_if};
+use crate::objective::{Inputs, Objective, required_if};
 use crate::output::LossOutput;
 use crate::pairs::{Pairs, Reference, batch_mean, pair_lengths};
 
@@ -57,14 +57,7 @@ impl Objective for Dmpo {
     }
 
     fn inputs(&self) -> Inputs {
-        Inputs {
-            reference: if self.config.reference_free {
-                Use::Ignored
-            } else {
-                Use::Required
-            },
-            ..Inputs::LOG_RATIOS
-        }
+        Inputs::log_ratios(self.config.reference_free)
     }
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {

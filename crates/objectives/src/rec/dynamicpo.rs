@@ -29,7 +29,7 @@ use super::sklearn_kmeans::sklearn_kmeans_labels;
 use crate::error::{Result, check_positive};
 use crate::input::PreferenceLogps;
 use crate::numerics::{host_tensor, log_sigmoid, mask_to_host, to_host};
-use crate::objective::{Inputs, Objective, Use};
+use crate::objective::{Inputs, Objective};
 use crate::output::{Extra, LossOutput};
 use crate::pairs::{Pairs, Reference, batch_mean};
 
@@ -151,14 +151,7 @@ impl Objective for DynamicBeta {
     }
 
     fn inputs(&self) -> Inputs {
-        Inputs {
-            reference: if self.config.reference_free {
-                Use::Ignored
-            } else {
-                Use::Required
-            },
-            ..Inputs::LOG_RATIOS
-        }
+        Inputs::log_ratios(self.config.reference_free)
     }
 
     fn compute(&self, input: &PreferenceLogps) -> Result<LossOutput> {
