@@ -1,6 +1,6 @@
 //! # prefopt-benches
 //!
-//! Criterion benchmarks, one bench target per workload of DESIGN.md §7:
+//! Criterion benchmarks, one bench target per workload of docs/benchmarks.md:
 //! `w1` (every loss, forward + backward, B = 64, K ∈ {1, 20}, flex); `w3` (interaction log →
 //! preference Parquet with 19 popularity negatives, read back, beside a Polars peer; sampler
 //! throughput); `w2` (one preference step, shared-prefix vs naive scoring); `w4` (NDCG@10 over

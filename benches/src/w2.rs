@@ -1,4 +1,4 @@
-//! W2 of DESIGN.md: one preference step (policy forward over K+1 responses, S-DPO loss,
+//! W2 (docs/benchmarks.md): one preference step (policy forward over K+1 responses, S-DPO loss,
 //! backward, AdamW update) with B = 8 prompts of 256 tokens, K+1 = 20 responses of 16 tokens,
 //! d = 256, 4 layers, 4 heads, ff 1024, vocabulary 8192; the prompt shared across responses or
 //! repeated for each (naive). Reference log-probs are cached, as in training.

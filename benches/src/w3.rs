@@ -1,4 +1,4 @@
-//! W3 (DESIGN.md §7): an interaction log → preference Parquet with 19 popularity negatives per
+//! W3 (docs/benchmarks.md): an interaction log → preference Parquet with 19 popularity negatives per
 //! row, then read back. The fixture is a synthetic log written as Parquet, so prefopt and the
 //! Polars peer (`benches/peers/w3_polars.py`) start from the same file.
 

@@ -59,7 +59,7 @@ pub struct ExperimentConfig {
     pub eval: EvalConfig,
     pub sdpo: SdpoGrid,
     pub rosepo: RosepoGrid,
-    /// The personalization experiments (`methods/personal.md`).
+    /// The personalization experiments (`docs/methods/personal.md`).
     pub prlhf: crate::personal::prlhf::PrlhfSettings,
     pub lore: crate::personal::lore::LoreSettings,
     pub rpo: crate::personal::rpo::RpoSettings,
@@ -222,7 +222,7 @@ impl ModelConfig {
     }
 }
 
-/// How rejected items are chosen for the preference stage (`methods/rec.md` §2(c), §5(c)).
+/// How rejected items are chosen for the preference stage (`docs/methods/rec.md` §2(c), §5(c)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RejectedStrategy {

@@ -2,7 +2,7 @@
 //!
 //! Preference data for DPO-family training, with no ML framework dependency:
 //!
-//! - [`schema`]: the on-disk preference schema (DESIGN.md §2) and [`PreferenceRecord`];
+//! - [`schema`]: the on-disk preference schema (docs/data.md, "The schema") and [`PreferenceRecord`];
 //! - [`parquet_io`]: streaming Parquet reads (one file or a folder of part files, TRL's pairwise
 //!   files unchanged) with row validation, and atomic writes;
 //! - [`logs`] and [`convert`]: interaction logs (MovieLens, Amazon, LastFM, Goodreads, generic

@@ -1,4 +1,4 @@
-//! The on-disk preference schema (DESIGN.md §2): one Parquet row per prompt.
+//! The on-disk preference schema (docs/data.md, "The schema"): one Parquet row per prompt.
 //!
 //! Column names are a contract shared with TRL (`prompt`, `chosen`, `rejected`) and with every
 //! other prefopt crate; they live here as constants so no other module spells them.

@@ -1,4 +1,4 @@
-//! Popularity bias of top-1 recommendations (`methods/rec.md` §1, a decision of this project:
+//! Popularity bias of top-1 recommendations (`docs/methods/rec.md` §1, a decision of this project:
 //! the papers' exact definitions were not published). `pop(item)` is the item's training
 //! interaction count.
 

@@ -1,4 +1,4 @@
-//! Metrics of generated answers against a candidate set (`methods/rec.md` §1): an answer
+//! Metrics of generated answers against a candidate set (`docs/methods/rec.md` §1): an answer
 //! matches a candidate when the candidate's title is a substring of it. S-DPO's convention
 //! counts a hit when exactly one candidate matches and the target's title is in the answer
 //! (invalid answers are misses); LLaRA's lower-cases both, needs the one matched candidate to be

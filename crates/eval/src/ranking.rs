@@ -1,5 +1,5 @@
 //! Metrics of a ranked candidate set with one relevant item (the target), as the S-DPO,
-//! DMPO and RosePO protocols use them (`methods/rec.md` §1): candidates are ranked by score,
+//! DMPO and RosePO protocols use them (`docs/methods/rec.md` §1): candidates are ranked by score,
 //! descending, and ties count against the target (it ranks below every candidate scoring the
 //! same, and below any NaN score).
 

@@ -1,5 +1,5 @@
 //! TRL 1.16's `CPOTrainer` (experimental): CPO, SimPO and AlphaPO, reference-free losses on
-//! (possibly length-averaged) policy log-probs, plus CPO's NLL term (`methods/trl.md` §5).
+//! (possibly length-averaged) policy log-probs, plus CPO's NLL term (`docs/methods/trl.md` §5).
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
 //! TRL 1.16's `KTOTrainer`: `kto` and `apo_zero_unpaired`, losses on unpaired desirable and
-//! undesirable examples (`methods/trl.md` §7). A paired batch is unpaired the way §9 says: the
+//! undesirable examples (`docs/methods/trl.md` §7). A paired batch is unpaired the way §9 says: the
 //! chosen response is desirable, every valid negative undesirable.
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! TRL 1.16's `ORPOTrainer` (experimental): the odds-ratio preference term on length-averaged
 //! log-probs, minus from the chosen sequences' NLL over prompt and completion tokens
-//! (`methods/trl.md` §6).
+//! (`docs/methods/trl.md` §6).
 
 use std::collections::BTreeMap;
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use prefopt_experiments::runner::{TableArgs, TableId, table_main};
 
-/// Reproduces LoRe's seen/unseen-user experiment on generated basis-reward mixtures (methods/personal.md §3) and writes a report to --out.
+/// Reproduces LoRe's seen/unseen-user experiment on generated basis-reward mixtures (docs/methods/personal.md §3) and writes a report to --out.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Cli {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use prefopt_experiments::runner::{TableArgs, TableId, table_main};
 
-/// Reproduces P-RLHF's synthetic conflicting-preference experiment (methods/personal.md §2) and writes a report to --out.
+/// Reproduces P-RLHF's synthetic conflicting-preference experiment (docs/methods/personal.md §2) and writes a report to --out.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Cli {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use prefopt_experiments::runner::{TableArgs, TableId, table_main};
 
-/// Reproduces the RosePO ablations (methods/rec.md §5) and writes a report to --out.
+/// Reproduces the RosePO ablations (docs/methods/rec.md §5) and writes a report to --out.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Cli {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use prefopt_experiments::runner::{TableArgs, TableId, table_main};
 
-/// Reproduces RPO's comparisons on generated prompt families (methods/personal.md §1) and writes a report to --out.
+/// Reproduces RPO's comparisons on generated prompt families (docs/methods/personal.md §1) and writes a report to --out.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Cli {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use prefopt_experiments::runner::{TableArgs, TableId, table_main};
 
-/// Reproduces the S-DPO table (methods/rec.md §2–4) and writes a report to --out.
+/// Reproduces the S-DPO table (docs/methods/rec.md §2–4) and writes a report to --out.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Cli {

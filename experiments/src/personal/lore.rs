@@ -1,4 +1,4 @@
-//! The LoRe experiment (`methods/personal.md` §3): low-rank reward factorization against one
+//! The LoRe experiment (`docs/methods/personal.md` §3): low-rank reward factorization against one
 //! shared Bradley–Terry reward (rank 1) and independent per-user rewards, for seen users
 //! (held-out pairs) and for unseen users fitted from k shots with the basis frozen; recovery of
 //! the true basis (principal angles); and personalized re-ranking of each prompt's responses.
@@ -484,7 +484,7 @@ fn report(
     let mut paragraphs = vec![format!(
         "Data: `{}` ({n_seen} seen and {n_unseen} unseen users, {features} features). \
          Seen users train the basis and their weights jointly (Adam, lr {}, {} steps, \
-         `methods/personal.md` §3a); each unseen user's simplex weights are fitted from k of \
+         `docs/methods/personal.md` §3a); each unseen user's simplex weights are fitted from k of \
          its train pairs with the basis frozen, solved to a duality gap of 1e-7, averaged over \
          {} draws. Accuracies are per user, then averaged over users (95% t intervals over \
          users); Δ is paired over seen users.",

@@ -1,4 +1,4 @@
-//! The personalization experiments of `methods/personal.md`: P-RLHF / P-DPO ([`prlhf`]),
+//! The personalization experiments of `docs/methods/personal.md`: P-RLHF / P-DPO ([`prlhf`]),
 //! LoRe ([`lore`]) and RPO ([`rpo`]). Each generates its data (or reads a folder of real data
 //! in the same layout), trains what it compares, and returns one report section.
 

@@ -1,4 +1,4 @@
-//! The P-RLHF experiment (`methods/personal.md` §2): the conflicting-preference task at small
+//! The P-RLHF experiment (`docs/methods/personal.md` §2): the conflicting-preference task at small
 //! scale (a majority of users prefers long responses, a minority short ones, on the same
 //! prompts), vanilla DPO against P-DPO with individual and cluster user models at several α
 //! and user-token counts. Reports per-group preference accuracy on held-out pairs and the
@@ -741,7 +741,7 @@ impl Experiment<'_> {
              Policy: {} ({} tokens), SFT on the chosen \
              responses, which is also the reference (no user tokens, as in the official code). \
              P-DPO trains the policy and the user model jointly; every comparison appears once \
-             under its user and once under the generic user 0 (`methods/personal.md` §2a). \
+             under its user and once under the generic user 0 (`docs/methods/personal.md` §2a). \
              Accuracy is the implicit reward's order, 1[β·(lc − lr) > 0], per held-out pair, \
              under the user's own soft tokens (\"as user 0\": under the generic user's). \
              Generated words: greedy responses to {} test prompts for {} users of each group.",

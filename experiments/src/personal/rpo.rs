@@ -1,4 +1,4 @@
-//! The RPO experiment (`methods/personal.md` §1): DPO against RPO paired (embedding-weighted
+//! The RPO experiment (`docs/methods/personal.md` §1): DPO against RPO paired (embedding-weighted
 //! and uniform), unpaired and diagonal, over several τ and micro-batch sizes, on generated
 //! prompts that come in families (so cross-prompt contrasts within a family carry signal);
 //! held-out preference accuracy and reward margins on new prompts of the same families; and the

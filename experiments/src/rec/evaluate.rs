@@ -1,4 +1,4 @@
-//! Evaluation of a policy on a split, per `methods/rec.md` §1: the candidate ranking by
+//! Evaluation of a policy on a split, per `docs/methods/rec.md` §1: the candidate ranking by
 //! sequence log-prob (HitRatio@K, NDCG@K, MRR, ties against the target), a greedy answer per
 //! prompt scored as text against the candidate titles (both HitRatio@1 conventions,
 //! ValidRatio, hallucination kinds), and the popularity of the top-ranked candidates.

@@ -1,6 +1,6 @@
 //! The preference oracle of RosePO's smoothing and the graded labels of LiPO-λ: a conventional
 //! sequential recommender trained on the same training split, not the policy
-//! (`methods/rec.md` §5 decides "SASRec-like"; an item-kNN is the classic conventional
+//! (`docs/methods/rec.md` §5 decides "SASRec-like"; an item-kNN is the classic conventional
 //! baseline and needs no training loop of its own).
 //!
 //! Item-kNN over "followed by" co-occurrence: every training example links each history item to

@@ -1,4 +1,4 @@
-//! The RosePO ablations (`methods/rec.md` §5): rejected-sampling strategies for helpfulness
+//! The RosePO ablations (`docs/methods/rec.md` §5): rejected-sampling strategies for helpfulness
 //! (random vs self-hard), the two bias mitigations (semantic-neighbour and popularity-aware
 //! negatives), and personalized smoothing from the preference oracle vs none vs a constant,
 //! under injected label noise.
@@ -241,10 +241,10 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
     plots.extend(curves(context.out, &all, "rosepo")?);
 
     Ok(Section {
-        heading: "RosePO ablations (methods/rec.md §5)".into(),
+        heading: "RosePO ablations (docs/methods/rec.md §5)".into(),
         paragraphs: vec![
             "RosePO's code is not public; every rule here is this library's reading of the abstract \
-             (`methods/rec.md` §5, tagged [decision]). One rejected item per prompt and strategy; the \
+             (`docs/methods/rec.md` §5, tagged [decision]). One rejected item per prompt and strategy; the \
              loss is RosePO's smoothed DPO with β = 1 (ε = 0 is DPO, a constant ε is cDPO). Self-hard \
              negatives are the SFT model's highest-scored wrong candidates; semantic negatives the \
              catalog items whose titles are nearest to the target's (hashed word and trigram \

@@ -1,4 +1,4 @@
-//! The S-DPO table (`methods/rec.md` §2–4): SFT vs DPO vs S-DPO at several K vs DMPO (paper
+//! The S-DPO table (`docs/methods/rec.md` §2–4): SFT vs DPO vs S-DPO at several K vs DMPO (paper
 //! form and the official pairwise variant) vs DynamicPO vs LiPO-λ, in S-DPO's protocol
 //! (in-candidate negatives, β = 1, the SFT model as reference), plus S-DPO's β sweep.
 
@@ -97,7 +97,7 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
         true,
     )];
     for &k in grid.negatives.iter().filter(|&&k| k > 1) {
-        // K = 1 is the DPO row: S-DPO with one negative is DPO's loss (methods/rec.md §2(a)).
+        // K = 1 is the DPO row: S-DPO with one negative is DPO's loss (docs/methods/rec.md §2(a)).
         jobs.push(Job::new(
             "S-DPO",
             &format!("K={k}, β=1"),
@@ -345,7 +345,7 @@ pub fn run(context: &TableContext<'_>) -> Result<Section> {
     plots.extend(curves(context.out, &outcomes, "sdpo")?);
 
     Ok(Section {
-        heading: "S-DPO, DMPO, DynamicPO, LiPO-λ (methods/rec.md §2–4)".into(),
+        heading: "S-DPO, DMPO, DynamicPO, LiPO-λ (docs/methods/rec.md §2–4)".into(),
         paragraphs: vec![
             format!(
                 "Protocol: SFT on the training prompts, then each preference method starts from the SFT \

@@ -1,5 +1,5 @@
 //! Interaction logs to sequential-recommendation preference data, as the recommendation papers
-//! build it (METHODS rec.md §1): per-user chronological sequences; the last `history` items before
+//! build it (docs/methods/rec.md §1): per-user chronological sequences; the last `history` items before
 //! each target as the history; a candidate set of the target plus sampled negatives, shuffled;
 //! `K` of those negatives as the rejected responses; a prompt from a template; item ids alongside.
 //!

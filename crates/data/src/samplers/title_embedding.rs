@@ -1,7 +1,7 @@
 //! A fixed, dependency-free text encoder for item titles: hashed bags of words and character
 //! trigrams. Titles that share words or spelling get a high cosine, which is what the
 //! semantic-neighbour sampler needs when no learned title embeddings are at hand (RosePO's
-//! semantic negatives accept "any fixed text encoder", `methods/rec.md` §5(c)).
+//! semantic negatives accept "any fixed text encoder", `docs/methods/rec.md` §5(c)).
 
 use super::splitmix64;
 

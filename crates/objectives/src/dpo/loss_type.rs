@@ -1,4 +1,4 @@
-//! The per-pair formulas of TRL 1.16's DPO `loss_type`s (`methods/trl.md` §1), and the listwise
+//! The per-pair formulas of TRL 1.16's DPO `loss_type`s (`docs/methods/trl.md` §1), and the listwise
 //! K-negative forms of §9 for the types that have a natural one.
 
 use burn::tensor::{Bool, Tensor};
@@ -103,7 +103,7 @@ impl DpoLossType {
         )
     }
 
-    /// Loss types with a listwise K-negative form (`methods/trl.md` §9).
+    /// Loss types with a listwise K-negative form (`docs/methods/trl.md` §9).
     pub fn has_listwise_form(self) -> bool {
         matches!(
             self,
@@ -246,7 +246,7 @@ pub(crate) fn pair_loss(loss_type: DpoLossType, t: &PairTerms) -> Tensor<2> {
     }
 }
 
-/// The listwise form over all K negatives of a prompt, `[B]` (`methods/trl.md` §9). Equals
+/// The listwise form over all K negatives of a prompt, `[B]` (`docs/methods/trl.md` §9). Equals
 /// [`pair_loss`] at K = 1.
 pub(crate) fn listwise_loss(
     loss_type: DpoLossType,

@@ -1,7 +1,7 @@
 //! TRL 1.16's `DPOTrainer` losses: the 15 `loss_type`s, their f-divergence variants, weighted
 //! combinations (MPO), WPO weighting and LD-DPO, each with K negatives per prompt.
 //!
-//! K negatives follow `methods/trl.md` §9: by default every (chosen, rejected_k) pair is a TRL
+//! K negatives follow `docs/methods/trl.md` §9: by default every (chosen, rejected_k) pair is a TRL
 //! pair and the per-prompt loss is the mean over the valid k (`KForm::PairwiseMean`), so K = 1
 //! is TRL exactly; `KForm::Listwise` selects the natural listwise form where one exists.
 

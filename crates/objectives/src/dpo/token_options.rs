@@ -1,5 +1,5 @@
 //! The two DPO options that read per-token log-probs: WPO weighting and LD-DPO's length
-//! desensitisation (`methods/trl.md` §4).
+//! desensitisation (`docs/methods/trl.md` §4).
 
 use burn::tensor::Tensor;
 

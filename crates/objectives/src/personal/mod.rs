@@ -1,4 +1,4 @@
-//! Cross-prompt, personalised and listwise objectives (`methods/personal.md`): RPO's contrast
+//! Cross-prompt, personalised and listwise objectives (`docs/methods/personal.md`): RPO's contrast
 //! matrix, P-DPO's personalised/generic mixture, and LiPO-λ.
 
 pub mod lipo;

@@ -1,4 +1,4 @@
-//! Recommendation objectives of the seed papers (`methods/rec.md`): S-DPO, DMPO (paper form and
+//! Recommendation objectives of the seed papers (`docs/methods/rec.md`): S-DPO, DMPO (paper form and
 //! official pairwise code), DynamicPO's dynamic-β hard-negative loss, and RosePO's per-example
 //! label smoothing (with cDPO, its constant-ε special case).
 

@@ -1,6 +1,6 @@
 //! The per-user baseline of LoRe's paper: an independent linear reward for every user, trained
 //! on that user's comparisons alone (the repository's `learn_multiple` cannot run as shipped,
-//! `methods/personal.md` §3d, so this is the textbook model it names).
+//! `docs/methods/personal.md` §3d, so this is the textbook model it names).
 //!
 //! User `u` prefers the chosen response with probability `σ(x · θ_u)`. With few comparisons the
 //! data are often separable, so an L2 penalty keeps the problem strongly convex:

@@ -1,4 +1,4 @@
-//! LoRe (arXiv 2504.14439): low-rank reward modeling (`methods/personal.md` §3).
+//! LoRe (arXiv 2504.14439): low-rank reward modeling (`docs/methods/personal.md` §3).
 //!
 //! A comparison is a feature difference `x = φ(chosen) − φ(rejected) ∈ R^F`. The basis
 //! `V ∈ R^{F×B}` holds `B` reward directions; user `u` weighs them with `π_u = softmax(W_u)`,

@@ -1,5 +1,5 @@
 //! P-RLHF (arXiv 2402.05133): implicit user models whose embeddings become soft prompt tokens
-//! of the policy (`methods/personal.md` §2a).
+//! of the policy (`docs/methods/personal.md` §2a).
 
 mod file;
 mod user_model;
