@@ -36,6 +36,54 @@ pub struct ScoreItem<'a> {
     pub responses: &'a [Vec<u32>],
 }
 
+impl<'a> ScoreItem<'a> {
+    /// Every response of an encoded example (chosen first, then the rejected ones).
+    pub fn of(example: &'a crate::tokenizer::EncodedExample) -> Self {
+        Self {
+            prompt: &example.prompt,
+            responses: &example.responses,
+        }
+    }
+}
+
+/// Per-chunk soft tokens: given the positions (into `items`) of one chunk, the `[chunk, T, d]`
+/// embeddings to place before its prompts, or `None`.
+pub type ChunkSoftTokens<'f> = &'f dyn Fn(&[usize]) -> Result<Option<Tensor<3>>>;
+
+/// Sequence log-probs of every item's responses on the host, `batch_size` items per forward
+/// pass: the one loop behind candidate ranking, reference log-probs and the experiments'
+/// evaluation. Returns, per item, one log-prob per response in order.
+pub fn score_in_chunks(
+    model: &Transformer,
+    items: &[ScoreItem<'_>],
+    batch_size: usize,
+    mode: ScoringMode,
+    soft_tokens: Option<ChunkSoftTokens<'_>>,
+    pad: u32,
+) -> Result<Vec<Vec<f64>>> {
+    let mut out = Vec::with_capacity(items.len());
+    let positions: Vec<usize> = (0..items.len()).collect();
+    for chunk in positions.chunks(batch_size.max(1)) {
+        let chunk_items = &items[chunk[0]..chunk[0] + chunk.len()];
+        let soft = match soft_tokens {
+            Some(soft_tokens) => soft_tokens(chunk)?,
+            None => None,
+        };
+        let scores = score(model, chunk_items, mode, soft, pad)?;
+        let values: Vec<f64> = scores
+            .logps
+            .to_data()
+            .convert::<f64>()
+            .try_to_vec()
+            .map_err(|e| ModelError::device_read("log-probs", e))?;
+        for (row, item) in chunk_items.iter().enumerate() {
+            let start = row * scores.responses;
+            out.push(values[start..start + item.responses.len()].to_vec());
+        }
+    }
+    Ok(out)
+}
+
 /// Log-probs of `B` prompts × up to `R` responses (ragged R is padded and masked).
 #[derive(Clone, Debug)]
 pub struct Scores {

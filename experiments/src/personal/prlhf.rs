@@ -164,10 +164,7 @@ impl Task<PersonalizedPolicy> for PdpoTask<'_> {
             .map_err(|e| ModelError::external("user embeddings", e))?;
         let items: Vec<ScoreItem<'_>> = indices
             .iter()
-            .map(|&i| ScoreItem {
-                prompt: &examples[i].prompt,
-                responses: &examples[i].responses,
-            })
+            .map(|&i| ScoreItem::of(&examples[i]))
             .collect();
         let scores = score(
             &model.policy,

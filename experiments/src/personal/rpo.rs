@@ -146,10 +146,7 @@ impl Task<Transformer> for UnpairedRpoTask<'_> {
     ) -> prefopt_models::Result<(Tensor<1>, Vec<(String, f64)>)> {
         let items: Vec<ScoreItem<'_>> = indices
             .iter()
-            .map(|&i| ScoreItem {
-                prompt: &self.examples[i].prompt,
-                responses: &self.examples[i].responses,
-            })
+            .map(|&i| ScoreItem::of(&self.examples[i]))
             .collect();
         let scores = score(model, &items, ScoringMode::SharedPrefix, None, self.pad)?;
         let n = indices.len();

@@ -9,10 +9,11 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::tensor::{DType, Device, Tensor};
 use prefopt_data::PreferenceRecord;
+use prefopt_models::ModelError;
 use prefopt_models::config::{Preset, TransformerConfig};
 use prefopt_models::lora::{self, LoraConfig};
 use prefopt_models::pretrained::Pretrained;
-use prefopt_models::scoring::{ScoreItem, ScoringMode, score};
+use prefopt_models::scoring::{ScoreItem, ScoringMode, score_in_chunks};
 use prefopt_models::tokenizer::{EncodedExample, TextTokenizer, Tokenizer, encode_record};
 use prefopt_models::train::{SftTask, TrainConfig, train};
 use prefopt_models::transformer::Transformer;
@@ -153,36 +154,18 @@ impl TextPolicy {
         soft_tokens: &dyn Fn(&[usize]) -> Result<Option<Tensor<3>>>,
     ) -> Result<Vec<Vec<f64>>> {
         let model = model.clone().valid();
-        let indices: Vec<usize> = (0..examples.len()).collect();
-        let mut out = Vec::with_capacity(examples.len());
-        for chunk in indices.chunks(batch.max(1)) {
-            let items: Vec<ScoreItem<'_>> = chunk
-                .iter()
-                .map(|&i| ScoreItem {
-                    prompt: &examples[i].prompt,
-                    responses: &examples[i].responses,
-                })
-                .collect();
-            let scores = score(
-                &model,
-                &items,
-                ScoringMode::SharedPrefix,
-                soft_tokens(chunk)?,
-                self.pad(),
-            )?;
-            let values: Vec<f64> = scores
-                .logps
-                .to_data()
-                .convert::<f64>()
-                .try_to_vec()
-                .map_err(|e| prefopt_models::ModelError::device_read("log-probs", e))?;
-            for (row, &i) in chunk.iter().enumerate() {
-                let count = examples[i].responses.len();
-                let at = row * scores.responses;
-                out.push(values[at..at + count].to_vec());
-            }
-        }
-        Ok(out)
+        let items: Vec<ScoreItem<'_>> = examples.iter().map(ScoreItem::of).collect();
+        let soft = |chunk: &[usize]| {
+            soft_tokens(chunk).map_err(|e| ModelError::external("soft tokens", e))
+        };
+        Ok(score_in_chunks(
+            &model,
+            &items,
+            batch,
+            ScoringMode::SharedPrefix,
+            Some(&soft),
+            self.pad(),
+        )?)
     }
 }
 

@@ -7,7 +7,7 @@ use prefopt_objectives::{Objective, PreferenceLogps, TokenLogps};
 
 use super::{Task, score_items};
 use crate::error::{ModelError, Result};
-use crate::scoring::{Scores, ScoringMode, score};
+use crate::scoring::{ScoreItem, Scores, ScoringMode, score, score_in_chunks};
 use crate::tokenizer::EncodedExample;
 use crate::transformer::Transformer;
 
@@ -65,28 +65,9 @@ pub fn reference_logps(
     mode: ScoringMode,
     pad: u32,
 ) -> Result<ReferenceLogps> {
-    let mut out = Vec::with_capacity(examples.len());
-    let indices: Vec<usize> = (0..examples.len()).collect();
-    for chunk in indices.chunks(batch_size.max(1)) {
-        let scores = score(
-            reference,
-            &score_items(examples, chunk, false)?,
-            mode,
-            None,
-            pad,
-        )?;
-        let values: Vec<f64> = scores
-            .logps
-            .to_data()
-            .convert::<f64>()
-            .try_to_vec()
-            .map_err(|e| ModelError::device_read("reference log-probs", e))?;
-        for (row, &i) in chunk.iter().enumerate() {
-            let count = examples[i].responses.len();
-            out.push(values[row * scores.responses..row * scores.responses + count].to_vec());
-        }
-    }
-    Ok(ReferenceLogps(out))
+    let items: Vec<ScoreItem<'_>> = examples.iter().map(ScoreItem::of).collect();
+    let logps = score_in_chunks(reference, &items, batch_size, mode, None, pad)?;
+    Ok(ReferenceLogps(logps))
 }
 
 /// Preference optimisation of a policy with any objective.
