@@ -376,8 +376,8 @@ fn clones_of_one_model_train_in_parallel_as_they_do_alone() {
     }
 }
 
-/// A task whose batches have nothing to learn from: a constant loss with no graph.
-struct ConstantLoss(usize);
+/// A task whose batches have nothing to learn from: a constant loss (`.1`) with no graph.
+struct ConstantLoss(usize, f32);
 
 impl prefopt_models::train::Task<Transformer> for ConstantLoss {
     fn len(&self) -> usize {
@@ -390,7 +390,7 @@ impl prefopt_models::train::Task<Transformer> for ConstantLoss {
         _indices: &[usize],
     ) -> prefopt_models::Result<(burn::tensor::Tensor<1>, Vec<(String, f64)>)> {
         Ok((
-            burn::tensor::Tensor::<1>::zeros([1], &model.device()),
+            burn::tensor::Tensor::<1>::zeros([1], &model.device()).add_scalar(self.1),
             Vec::new(),
         ))
     }
@@ -405,11 +405,66 @@ fn a_constant_loss_adds_no_gradient_instead_of_panicking() {
         batch_size: 4,
         ..TrainConfig::default()
     };
-    let outcome = train(model, &ConstantLoss(12), &config, "constant", None).unwrap();
+    let outcome = train(model, &ConstantLoss(12, 0.0), &config, "constant", None).unwrap();
     assert_eq!(outcome.losses, vec![0.0; 3]);
     assert_eq!(
         named_values(&outcome.last),
         before,
         "no gradient, no update"
     );
+}
+
+#[test]
+fn a_non_finite_loss_is_a_typed_error_naming_the_update() {
+    let fixture = Fixture::new();
+    let config = TrainConfig {
+        batch_size: 4,
+        ..TrainConfig::default()
+    };
+    let result = train(
+        fixture.model(),
+        &ConstantLoss(12, f32::NAN),
+        &config,
+        "nan",
+        None,
+    );
+    match result {
+        Err(prefopt_models::ModelError::NonFiniteLoss { update, value }) => {
+            assert_eq!(update, 0);
+            assert!(value.is_nan());
+        }
+        Err(other) => panic!("expected NonFiniteLoss, got {other}"),
+        Ok(_) => panic!("a NaN loss trained"),
+    }
+}
+
+#[test]
+fn an_evaluation_callbacks_error_reaches_the_caller_with_its_source() {
+    let fixture = Fixture::new();
+    let config = TrainConfig {
+        batch_size: 4,
+        eval_every: Some(1),
+        ..TrainConfig::default()
+    };
+    let mut evaluator = |_: &Transformer| -> prefopt_models::Result<f64> {
+        Err(prefopt_models::ModelError::external(
+            "validation metric",
+            std::io::Error::other("the validation file vanished"),
+        ))
+    };
+    let error = train(
+        fixture.model(),
+        &ConstantLoss(12, 0.0),
+        &config,
+        "callback",
+        Some(&mut evaluator),
+    )
+    .err()
+    .expect("the callback's error stops training");
+    assert_eq!(
+        error.to_string(),
+        "validation metric: the validation file vanished"
+    );
+    let source = std::error::Error::source(&error).expect("the original error is kept");
+    assert_eq!(source.to_string(), "the validation file vanished");
 }

@@ -421,3 +421,21 @@ fn lipo_one_pair_matches_the_formula() {
     let expected = 2.0 * lambda * (1.0 + (-(s_a - s_b)).exp()).ln();
     assert!((loss - expected).abs() < 1e-12, "{loss} vs {expected}");
 }
+
+#[test]
+fn rpo_with_zero_prompt_embeddings_weighs_uniformly_like_f_normalize() {
+    // F.normalize clamps the norm at 1e-12: zero embeddings have cosine 0 to everything, so each
+    // row's softmax is uniform, exactly as for identical embeddings (cosine 1 everywhere).
+    let rpo = ObjectiveConfig::Rpo(RpoConfig::default());
+    let mut zero = BatchValues::random(31, 4, 1, false);
+    zero.embeddings = vec![0.0; zero.embeddings.len()];
+    let mut same = zero.clone();
+    same.embeddings = vec![0.5; same.embeddings.len()];
+    let (Outcome::Computed(a), Outcome::Computed(b)) = (run(&rpo, &zero), run(&rpo, &same)) else {
+        panic!("paired RPO refused a batch with zero embeddings");
+    };
+    assert!(a.iter().all(|v| v.is_finite()));
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() <= 1e-12 * x.abs().max(1.0), "{x} vs {y}");
+    }
+}

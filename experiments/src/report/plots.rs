@@ -32,10 +32,13 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (low - pad, high + pad)
 }
 
-/// Approximate width in pixels of `text` at `size` px of sans-serif (the SVG backend measures no
-/// fonts; this keeps label areas wide enough without clipping).
-fn text_width(text: &str, size: u32) -> u32 {
-    (text.chars().count() as f64 * f64::from(size) * 0.6).ceil() as u32
+/// Approximate width in pixels of the widest of `texts` at `size` px of sans-serif (the SVG
+/// backend measures no fonts; this keeps label areas wide enough without clipping).
+fn widest_text<'a>(texts: impl Iterator<Item = &'a str>, size: u32) -> u32 {
+    texts
+        .map(|text| (text.chars().count() as f64 * f64::from(size) * 0.6).ceil() as u32)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Lines (with point markers) of every series on shared axes; the legend sits in a panel of its
@@ -51,12 +54,7 @@ pub fn line_plot(
     let (x0, x1) = bounds(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)));
     let (y0, y1) = bounds(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
     const LEGEND_FONT: u32 = 12;
-    let legend_width = series
-        .iter()
-        .map(|s| text_width(&s.name, LEGEND_FONT))
-        .max()
-        .unwrap_or(0)
-        + 48;
+    let legend_width = widest_text(series.iter().map(|s| s.name.as_str()), LEGEND_FONT) + 48;
     let (plot_width, height) = (720, 440);
     let root = SVGBackend::new(path, (plot_width + legend_width, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
@@ -153,12 +151,7 @@ pub fn bar_plot(path: &Path, title: &str, value_label: &str, bars: &[Bar]) -> Re
     let (_, x1) = bounds(bars.iter().flat_map(|b| [b.mean, b.high]));
     let n = bars.len().max(1);
     const LABEL_FONT: u32 = 12;
-    let label_width = bars
-        .iter()
-        .map(|b| text_width(&b.label, LABEL_FONT))
-        .max()
-        .unwrap_or(0)
-        + 24;
+    let label_width = widest_text(bars.iter().map(|b| b.label.as_str()), LABEL_FONT) + 24;
     let root = SVGBackend::new(path, (label_width + 640, 30 * n as u32 + 110)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();

@@ -349,15 +349,11 @@ fn score_items<'a>(
             let example = examples
                 .get(i)
                 .ok_or_else(|| ModelError::example(i, "no such example"))?;
-            let responses = if chosen_only {
-                &example.responses[..1.min(example.responses.len())]
-            } else {
-                &example.responses[..]
-            };
-            Ok(crate::scoring::ScoreItem {
-                prompt: &example.prompt,
-                responses,
-            })
+            let mut item = crate::scoring::ScoreItem::of(example);
+            if chosen_only {
+                item.responses = &example.responses[..1.min(example.responses.len())];
+            }
+            Ok(item)
         })
         .collect()
 }
