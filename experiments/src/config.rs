@@ -38,6 +38,11 @@ use prefopt_objectives::ObjectiveConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ExperimentError, Result};
+pub use crate::lore::settings::LoreSettings;
+pub use crate::prlhf::settings::PrlhfSettings;
+pub use crate::rosepo::settings::RosepoGrid;
+pub use crate::rpo::settings::{EmbeddingSource, RpoSettings};
+pub use crate::sdpo::settings::SdpoGrid;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -60,9 +65,9 @@ pub struct ExperimentConfig {
     pub sdpo: SdpoGrid,
     pub rosepo: RosepoGrid,
     /// The personalization experiments (`docs/methods/personal.md`).
-    pub prlhf: crate::personal::prlhf::PrlhfSettings,
-    pub lore: crate::personal::lore::LoreSettings,
-    pub rpo: crate::personal::rpo::RpoSettings,
+    pub prlhf: PrlhfSettings,
+    pub lore: LoreSettings,
+    pub rpo: RpoSettings,
 }
 
 impl Default for ExperimentConfig {
@@ -359,53 +364,6 @@ impl Default for EvalConfig {
     }
 }
 
-/// The S-DPO table: methods at `negatives` and the grids.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SdpoGrid {
-    /// S-DPO's numbers of negatives (K = 1 is DPO).
-    pub negatives: Vec<usize>,
-    /// K of the DMPO, DynamicPO and LiPO-λ rows.
-    pub comparison_negatives: usize,
-    /// S-DPO's β sweep (at K = `beta_negatives`).
-    pub betas: Vec<f64>,
-    pub beta_negatives: usize,
-}
-
-impl Default for SdpoGrid {
-    fn default() -> Self {
-        Self {
-            negatives: vec![1, 3, 8, 15],
-            comparison_negatives: 8,
-            betas: vec![0.1, 0.5, 1.0, 2.0],
-            beta_negatives: 3,
-        }
-    }
-}
-
-/// The RosePO ablations.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RosepoGrid {
-    /// Label noise of the smoothing comparison.
-    pub label_noise: f64,
-    /// ε of the constant-smoothing (cDPO) row.
-    pub constant_smoothing: f64,
-    pub oracle_temperature: f64,
-    pub oracle_max: f64,
-}
-
-impl Default for RosepoGrid {
-    fn default() -> Self {
-        Self {
-            label_noise: 0.2,
-            constant_smoothing: 0.2,
-            oracle_temperature: 1.0,
-            oracle_max: 0.49,
-        }
-    }
-}
-
 impl ExperimentConfig {
     /// Reads a TOML file; unknown keys are errors that name the key.
     pub fn from_file(path: &Path) -> Result<Self> {
@@ -420,7 +378,7 @@ impl ExperimentConfig {
 
     /// The config as TOML (written beside every result, so a run can be repeated).
     pub fn to_toml(&self) -> Result<String> {
-        toml::to_string_pretty(self).map_err(|e| ExperimentError::Invalid(e.to_string()))
+        Ok(toml::to_string_pretty(self)?)
     }
 
     pub fn check(&self) -> Result<()> {
@@ -454,9 +412,7 @@ impl ExperimentConfig {
     }
 
     pub fn device_choice(&self) -> Result<DeviceChoice> {
-        self.device
-            .parse::<DeviceChoice>()
-            .map_err(|e| ExperimentError::Invalid(format!("device: {e}")))
+        Ok(self.device.parse::<DeviceChoice>()?)
     }
 }
 

@@ -18,6 +18,14 @@ pub enum ExperimentError {
     UserModel(#[from] prefopt_user_models::UserModelError),
     #[error("metrics: {0}")]
     Eval(#[from] prefopt_eval::EvalError),
+    #[error("device: {0}")]
+    Device(#[from] prefopt_models::device::DeviceError),
+    /// Serializing a report or a model description.
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Serializing the config that a report records.
+    #[error("TOML: {0}")]
+    Toml(#[from] toml::ser::Error),
     /// A config file that cannot be read or parsed (the message names the key).
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },

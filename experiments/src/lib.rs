@@ -13,20 +13,36 @@
 //! | `prefopt` | `data convert|inspect|generate`, and `train|eval|score --config <file.toml>` |
 //! | `losses` | every objective on a generated batch of log-probs (a demo) |
 //!
-//! The library holds what they share: the TOML [`config`], the recommendation pipeline
-//! ([`rec`]), the tables of paper experiments ([`tables`]), the personalization experiments
-//! ([`personal`]) and the report writer ([`report`]).
+//! The library is laid out in three layers, each importing only from the layers below it:
+//!
+//! - one folder per experiment — [`sdpo`], [`rosepo`], [`prlhf`], [`lore`], [`rpo`] — each with
+//!   its `settings` (a leaf that [`config`] imports), the runs, and the report section;
+//! - what experiments of one kind share: the recommendation pipeline and its table helpers
+//!   ([`rec`], used by the S-DPO and RosePO tables) and the text policy of the
+//!   personalization experiments ([`personal`]);
+//! - what every experiment shares: the worker pool, claim statistics, training-log series and
+//!   plots ([`common`]), the report writer ([`report`]), the TOML [`config`] and the
+//!   [`error`] type.
+//!
+//! [`runner`] runs a set of experiments into one report; [`data_cli`] and [`pipeline_cli`] are
+//! the `prefopt` subcommands. `tests/module_layers.rs` checks that no module imports upwards.
 
+mod checks;
+pub mod common;
 pub mod config;
 pub mod data_cli;
 pub mod error;
+pub mod lore;
 pub mod personal;
 pub mod pipeline_cli;
+pub mod prlhf;
 pub mod rec;
 pub mod report;
+pub mod rosepo;
+pub mod rpo;
 pub mod runner;
+pub mod sdpo;
 pub mod synthetic;
-pub mod tables;
 
 pub use config::ExperimentConfig;
 pub use error::{ExperimentError, Result};

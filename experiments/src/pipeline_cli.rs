@@ -21,10 +21,10 @@ use prefopt_models::transformer::Transformer;
 
 use crate::config::ExperimentConfig;
 use crate::error::{ExperimentError, Result};
+use crate::rec::table::{Outcome, Stage, curves, row};
 use crate::rec::{RecPipeline, SftStage};
 use crate::report::{Meta, Report, Section, Table, git_revision};
 use crate::runner::command_line;
-use crate::tables::{Outcome, mean, row};
 
 /// Options shared by `train`, `eval` and `score`.
 #[derive(Args, Debug, Clone)]
@@ -161,7 +161,7 @@ fn report(pipeline: &RecPipeline, outcomes: &[Outcome], out: &Path, start: Insta
     };
     let config = &pipeline.config;
     let plots = if outcomes.iter().any(|o| o.run.is_some()) {
-        crate::tables::curves(out, outcomes, "train")?
+        curves(out, outcomes, "train")?
     } else {
         Vec::new()
     };
@@ -253,12 +253,14 @@ impl TrainArgs {
             Outcome {
                 method: "SFT".into(),
                 settings: format!("{} epochs", pipeline.config.sft.epochs),
+                stage: Stage::Sft,
                 run: (!sft.run.losses.is_empty()).then(|| sft.run.clone()),
                 evaluation: sft_evaluation,
             },
             Outcome {
                 method: objective.clone(),
                 settings: format!("K={}", pipeline.config.preference.negatives),
+                stage: Stage::Preference,
                 run: Some(run),
                 evaluation,
             },
@@ -267,7 +269,7 @@ impl TrainArgs {
             eprintln!(
                 "  {:<24} HR@1 {:.3}",
                 o.method,
-                mean(&o.evaluation.values("HR@1").unwrap_or_default())
+                o.evaluation.hit_ratio_at_1()
             );
         }
         report(&pipeline, &outcomes, &self.out, start)?;
@@ -286,13 +288,11 @@ impl EvalArgs {
             .checkpoint
             .file_stem()
             .map_or("model".into(), |s| s.to_string_lossy().into_owned());
-        eprintln!(
-            "{name}: HR@1 {:.3}",
-            mean(&evaluation.values("HR@1").unwrap_or_default())
-        );
+        eprintln!("{name}: HR@1 {:.3}", evaluation.hit_ratio_at_1());
         let outcomes = [Outcome {
             method: name,
             settings: String::new(),
+            stage: Stage::Checkpoint,
             run: None,
             evaluation,
         }];

@@ -9,8 +9,8 @@ use clap::Args;
 use crate::config::ExperimentConfig;
 use crate::error::Result;
 use crate::rec::RecPipeline;
+use crate::rec::table::TableContext;
 use crate::report::{Meta, Report, git_revision};
-use crate::tables::{self, TableContext};
 
 /// Options of every table binary.
 #[derive(Args, Debug, Clone)]
@@ -132,9 +132,9 @@ pub fn run_tables(
     for &table in which.iter().filter(|t| !t.is_recommendation()) {
         eprintln!("table: {table:?}");
         sections.push(match table {
-            TableId::Prlhf => crate::personal::prlhf::run(&personal)?,
-            TableId::Lore => crate::personal::lore::run(&personal)?,
-            _ => crate::personal::rpo::run(&personal)?,
+            TableId::Prlhf => crate::prlhf::run(&personal)?,
+            TableId::Lore => crate::lore::run(&personal)?,
+            _ => crate::rpo::run(&personal)?,
         });
         let (what, preset) = match table {
             TableId::Prlhf => (
@@ -207,7 +207,7 @@ fn run_recommendation_tables(
     eprintln!(
         "  SFT{:<37} HR@1 {:.3}   ({:.1} s)",
         "",
-        tables::mean(&sft_evaluation.values("HR@1").unwrap_or_default()),
+        sft_evaluation.hit_ratio_at_1(),
         sft.run.seconds
     );
     let context = TableContext {
@@ -221,8 +221,8 @@ fn run_recommendation_tables(
     for table in which {
         eprintln!("table: {table:?}");
         sections.push(match table {
-            TableId::Rosepo => tables::rosepo::run(&context)?,
-            _ => tables::sdpo::run(&context)?,
+            TableId::Rosepo => crate::rosepo::run(&context)?,
+            _ => crate::sdpo::run(&context)?,
         });
     }
     Ok(sections)

@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 
 use prefopt_experiments::ExperimentConfig;
-use prefopt_experiments::personal::{PersonalContext, lore, prlhf, rpo};
+use prefopt_experiments::personal::PersonalContext;
 use prefopt_experiments::report::Section;
+use prefopt_experiments::{lore, prlhf, rpo};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("prefopt-personal-{name}-{}", std::process::id()));

@@ -16,6 +16,7 @@ use burn::tensor::{Bool, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
+use crate::tokenizer::EncodedExample;
 use crate::transformer::{PackedBatch, Transformer};
 
 /// How K+1 responses of one prompt are laid out for the forward pass.
@@ -38,12 +39,29 @@ pub struct ScoreItem<'a> {
 
 impl<'a> ScoreItem<'a> {
     /// Every response of an encoded example (chosen first, then the rejected ones).
-    pub fn of(example: &'a crate::tokenizer::EncodedExample) -> Self {
+    pub fn of(example: &'a EncodedExample) -> Self {
         Self {
             prompt: &example.prompt,
             responses: &example.responses,
         }
     }
+}
+
+/// The items of the examples `indices` (every response of each), or an error naming the
+/// first index past the end: the batch of a training step.
+pub fn items_of<'a>(
+    examples: &'a [EncodedExample],
+    indices: &[usize],
+) -> Result<Vec<ScoreItem<'a>>> {
+    indices
+        .iter()
+        .map(|&i| {
+            examples
+                .get(i)
+                .map(ScoreItem::of)
+                .ok_or_else(|| ModelError::example(i, "no such example"))
+        })
+        .collect()
 }
 
 /// Per-chunk soft tokens: given the positions (into `items`) of one chunk, the `[chunk, T, d]`

@@ -1,15 +1,15 @@
-//! The personalization experiments of `docs/methods/personal.md`: P-RLHF / P-DPO ([`prlhf`]),
-//! LoRe ([`lore`]) and RPO ([`rpo`]). Each generates its data (or reads a folder of real data
-//! in the same layout), trains what it compares, and returns one report section.
+//! What the personalization experiments (`crate::prlhf`, `crate::lore`, `crate::rpo`) share:
+//! their context and the small text policy they train.
 
-pub mod lore;
-pub mod prlhf;
-pub mod rpo;
 pub mod text_policy;
 
 use std::path::Path;
 
+use prefopt_models::train::TrainConfig;
+
+use crate::common::logs::with_log;
 use crate::config::ExperimentConfig;
+use crate::error::Result;
 
 /// What the personalization tables share: the config (its `[prlhf]`, `[lore]` and `[rpo]`
 /// sections, seed and device) and the output folder.
@@ -18,7 +18,11 @@ pub struct PersonalContext<'a> {
     pub out: &'a Path,
 }
 
-/// A finite value above zero (NaN is not).
-pub(crate) fn positive(value: f64) -> bool {
-    value.is_finite() && value > 0.0
+impl PersonalContext<'_> {
+    /// `settings` logging to `<out>/logs/<name>.jsonl`, its seed mixed with the experiment's.
+    pub fn train_config(&self, settings: &TrainConfig, name: &str) -> Result<TrainConfig> {
+        let mut config = with_log(settings, Some(&self.out.join("logs")), name)?;
+        config.seed ^= self.config.seed;
+        Ok(config)
+    }
 }

@@ -18,9 +18,9 @@ use prefopt_models::tokenizer::{EncodedExample, TextTokenizer, Tokenizer, encode
 use prefopt_models::train::{SftTask, TrainConfig, train};
 use prefopt_models::transformer::Transformer;
 
+use crate::common::logs::with_log;
 use crate::config::ExperimentConfig;
 use crate::error::{ExperimentError, Result};
-use crate::rec::RecPipeline;
 
 /// What the text-policy experiments train, in words for their reports: the preset over a BPE
 /// of the dataset's texts, or the configured checkpoint with its own tokenizer, and the LoRA
@@ -58,11 +58,7 @@ impl TextPolicy {
         vocab_size: usize,
         preset: &str,
     ) -> Result<Self> {
-        let device = config
-            .device_choice()?
-            .device()
-            .map_err(|e| ExperimentError::Invalid(format!("device: {e}")))?
-            .autodiff();
+        let device = config.device_choice()?.device()?.autodiff();
         let lora = config.lora.clone();
         if let Some(dir) = &config.model.checkpoint {
             let loaded = Pretrained::load(dir, &device, DType::F32)?;
@@ -112,8 +108,7 @@ impl TextPolicy {
     }
 
     pub fn description(&self) -> Result<String> {
-        serde_json::to_string(&(&self.model_config, &self.lora))
-            .map_err(|e| ExperimentError::Invalid(e.to_string()))
+        serde_json::to_string(&(&self.model_config, &self.lora)).map_err(ExperimentError::from)
     }
 
     /// A fresh policy trained on the chosen responses; returns it and the seconds it took.
@@ -134,7 +129,7 @@ impl TextPolicy {
             Some(lora) => lora::attach(model, lora)?,
             None => model,
         };
-        let mut config = RecPipeline::log_config(settings, Some(log_dir), name)?;
+        let mut config = with_log(settings, Some(log_dir), name)?;
         config.seed ^= seed;
         let task = SftTask {
             examples,

@@ -28,29 +28,82 @@ pub struct Evaluation {
     pub answers: Option<Vec<AnswerOutcome>>,
 }
 
-/// The metric columns of the tables, with their per-example values.
-pub const RANKING_METRICS: [&str; 6] = ["HR@1", "HR@5", "HR@10", "NDCG@5", "NDCG@10", "MRR"];
+/// A per-example metric of an [`Evaluation`]: what claims and plots ask for by value, and
+/// what a table column names by its [`label`](Metric::label).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// HitRatio@k of the candidate ranking.
+    HitRatio(usize),
+    /// NDCG@k of the candidate ranking.
+    Ndcg(usize),
+    /// Reciprocal rank of the target.
+    Mrr,
+    /// S-DPO's HitRatio@1 of the greedy answer (an invalid answer is a miss).
+    GenerationHitRatio,
+    /// The greedy answer names exactly one candidate.
+    ValidRatio,
+}
+
+impl Metric {
+    /// The ranking metrics every table can show.
+    pub const RANKING: [Metric; 6] = [
+        Metric::HitRatio(1),
+        Metric::HitRatio(5),
+        Metric::HitRatio(10),
+        Metric::Ndcg(5),
+        Metric::Ndcg(10),
+        Metric::Mrr,
+    ];
+
+    /// The column name in tables and reports.
+    pub fn label(self) -> String {
+        match self {
+            Self::HitRatio(k) => format!("HR@{k}"),
+            Self::Ndcg(k) => format!("NDCG@{k}"),
+            Self::Mrr => "MRR".into(),
+            Self::GenerationHitRatio => "gen HitRatio@1".into(),
+            Self::ValidRatio => "ValidRatio".into(),
+        }
+    }
+
+    /// The metric a table column names (`None` for a column that is not a per-example
+    /// metric, such as "train s").
+    pub fn from_label(label: &str) -> Option<Self> {
+        let cutoff = |prefix: &str| label.strip_prefix(prefix)?.parse::<usize>().ok();
+        match label {
+            "MRR" => Some(Self::Mrr),
+            "gen HitRatio@1" => Some(Self::GenerationHitRatio),
+            "ValidRatio" => Some(Self::ValidRatio),
+            _ => cutoff("HR@")
+                .map(Self::HitRatio)
+                .or_else(|| cutoff("NDCG@").map(Self::Ndcg)),
+        }
+    }
+}
 
 impl Evaluation {
-    /// Per-example values of a metric by its table name (`None` for an unknown name or a
-    /// generation metric without generation).
-    pub fn values(&self, metric: &str) -> Option<Vec<f64>> {
+    /// Per-example values of a metric (`None` for a generation metric without generation).
+    pub fn values(&self, metric: Metric) -> Option<Vec<f64>> {
         let ranks = || self.ranks.iter().copied();
         let answers = || self.answers.iter().flatten();
         let flag = |b: bool| f64::from(u8::from(b));
         Some(match metric {
-            "HR@1" => ranks().map(|r| hit_at(r, 1)).collect(),
-            "HR@5" => ranks().map(|r| hit_at(r, 5)).collect(),
-            "HR@10" => ranks().map(|r| hit_at(r, 10)).collect(),
-            "NDCG@5" => ranks().map(|r| ndcg_at(r, 5)).collect(),
-            "NDCG@10" => ranks().map(|r| ndcg_at(r, 10)).collect(),
-            "MRR" => ranks().map(reciprocal_rank).collect(),
-            "gen HitRatio@1" if self.answers.is_some() => answers().map(|a| flag(a.hit)).collect(),
-            "ValidRatio" if self.answers.is_some() => answers()
+            Metric::HitRatio(k) => ranks().map(|r| hit_at(r, k)).collect(),
+            Metric::Ndcg(k) => ranks().map(|r| ndcg_at(r, k)).collect(),
+            Metric::Mrr => ranks().map(reciprocal_rank).collect(),
+            Metric::GenerationHitRatio if self.answers.is_some() => {
+                answers().map(|a| flag(a.hit)).collect()
+            }
+            Metric::ValidRatio if self.answers.is_some() => answers()
                 .map(|a| flag(a.kind == AnswerKind::Valid))
                 .collect(),
-            _ => return None,
+            Metric::GenerationHitRatio | Metric::ValidRatio => return None,
         })
+    }
+
+    /// Mean HitRatio@1 (the number every table compares).
+    pub fn hit_ratio_at_1(&self) -> f64 {
+        crate::common::mean(&self.values(Metric::HitRatio(1)).unwrap_or_default())
     }
 
     pub fn generation(&self) -> Result<Option<GenerationSummary>> {

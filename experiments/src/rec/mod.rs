@@ -6,10 +6,11 @@ pub mod evaluate;
 pub mod oracle;
 pub mod pairs;
 pub mod pipeline;
+pub mod table;
 pub mod tokens;
 
 pub use data::RecDataset;
-pub use evaluate::{Evaluation, evaluate};
+pub use evaluate::{Evaluation, Metric, evaluate};
 pub use oracle::ItemKnn;
 pub use pipeline::{RecPipeline, Run, SftStage};
 pub use tokens::RecTokenizer;

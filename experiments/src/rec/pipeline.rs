@@ -88,11 +88,7 @@ impl RecPipeline {
     pub fn new(config: ExperimentConfig) -> Result<Self> {
         config.check()?;
         let dataset = RecDataset::load(&config.data)?;
-        let device = config
-            .device_choice()?
-            .device()
-            .map_err(|e| ExperimentError::Invalid(format!("device: {e}")))?
-            .autodiff();
+        let device = config.device_choice()?.device()?.autodiff();
         let (tokenizer, model_config, pretrained) = match &config.model.checkpoint {
             Some(dir) => {
                 let loaded = Pretrained::load(dir, &device, DType::F32)?;
@@ -148,7 +144,7 @@ impl RecPipeline {
             &self.config.model.checkpoint,
             &self.config.lora,
         ))
-        .map_err(|e| ExperimentError::Invalid(e.to_string()))
+        .map_err(ExperimentError::from)
     }
 
     /// Validation HitRatio@1 of the candidate ranking (the checkpoint-selection metric).
@@ -192,32 +188,13 @@ impl RecPipeline {
         }
     }
 
-    /// `config` with its JSONL log at `log_dir/<name>.jsonl` (an old log of that name removed).
-    pub fn log_config(
-        config: &TrainConfig,
-        log_dir: Option<&Path>,
-        name: &str,
-    ) -> Result<TrainConfig> {
-        let mut config = config.clone();
-        if let Some(dir) = log_dir {
-            std::fs::create_dir_all(dir).map_err(|e| ExperimentError::io(dir, e))?;
-            let path = dir.join(format!("{}.jsonl", file_stem(name)));
-            // A fresh log per run (the loop appends only when resuming).
-            if path.exists() {
-                std::fs::remove_file(&path).map_err(|e| ExperimentError::io(&path, e))?;
-            }
-            config.log = Some(path);
-        }
-        Ok(config)
-    }
-
     /// SFT from a fresh model (seeded by the experiment seed).
     pub fn sft(&self, log_dir: Option<&Path>) -> Result<SftStage> {
         let start = Instant::now();
         let model = self.initial_model()?;
         let mut config = self.with_epoch_evaluation(&self.config.sft, self.train.len());
         config.seed ^= self.config.seed;
-        let config = Self::log_config(&config, log_dir, "sft")?;
+        let config = crate::common::logs::with_log(&config, log_dir, "sft")?;
         let task = SftTask {
             examples: &self.train,
             pad: self.pad(),
@@ -314,7 +291,7 @@ impl RecPipeline {
         }
         let mut config = self.with_epoch_evaluation(&preference.train, examples.len());
         config.seed ^= self.config.seed;
-        let config = Self::log_config(&config, log_dir, name)?;
+        let config = crate::common::logs::with_log(&config, log_dir, name)?;
         let description = self.description()?;
         let mut evaluator = |m: &Transformer| {
             self.valid_hit_ratio(m)
@@ -332,18 +309,4 @@ impl RecPipeline {
             log: config.log,
         })
     }
-}
-
-/// A file-name-safe version of a run name.
-pub fn file_stem(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect::<String>()
-        .to_lowercase()
 }

@@ -2,7 +2,6 @@
 //! format), `results.json` (everything, machine-readable), `config.toml` (to repeat the run),
 //! SVG plots and the JSONL training logs.
 
-pub mod plots;
 pub mod table;
 
 use std::fmt::Write as _;
@@ -179,8 +178,7 @@ impl Report {
             }
         }
         write_file(&dir.join("results.csv"), &(csv.join("\n") + "\n"))?;
-        let json = serde_json::to_string_pretty(self)
-            .map_err(|e| ExperimentError::Invalid(format!("results.json: {e}")))?;
+        let json = serde_json::to_string_pretty(self)?;
         write_file(&dir.join("results.json"), &json)?;
         write_file(&dir.join("config.toml"), &config.to_toml()?)?;
         Ok(())

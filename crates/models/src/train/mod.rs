@@ -338,26 +338,6 @@ pub fn train<M: Module + 'static>(
 }
 
 /// The scorer's view of the examples at `indices`: every response, or only the chosen one.
-fn score_items<'a>(
-    examples: &'a [crate::tokenizer::EncodedExample],
-    indices: &[usize],
-    chosen_only: bool,
-) -> Result<Vec<crate::scoring::ScoreItem<'a>>> {
-    indices
-        .iter()
-        .map(|&i| {
-            let example = examples
-                .get(i)
-                .ok_or_else(|| ModelError::example(i, "no such example"))?;
-            let mut item = crate::scoring::ScoreItem::of(example);
-            if chosen_only {
-                item.responses = &example.responses[..1.min(example.responses.len())];
-            }
-            Ok(item)
-        })
-        .collect()
-}
-
 fn scalar(loss: &Tensor<1>) -> f64 {
     loss.clone()
         .inner()

@@ -5,9 +5,9 @@
 use burn::tensor::{Bool, DType, Device, Tensor, TensorData};
 use prefopt_objectives::{Objective, PreferenceLogps, TokenLogps};
 
-use super::{Task, score_items};
+use super::Task;
 use crate::error::{ModelError, Result};
-use crate::scoring::{ScoreItem, Scores, ScoringMode, score, score_in_chunks};
+use crate::scoring::{ScoreItem, Scores, ScoringMode, items_of, score, score_in_chunks};
 use crate::tokenizer::EncodedExample;
 use crate::transformer::Transformer;
 
@@ -95,7 +95,21 @@ impl Task<Transformer> for PreferenceTask<'_> {
         model: &Transformer,
         indices: &[usize],
     ) -> Result<(Tensor<1>, Vec<(String, f64)>)> {
-        let batch = score_items(self.examples, indices, false)?;
+        self.loss_with_soft_tokens(model, indices, None)
+    }
+}
+
+impl<'a> PreferenceTask<'a> {
+    /// The loss of the batch `indices` with `soft_tokens` (`[batch, T, d]`, row `i` for
+    /// `indices[i]`) placed before every response's prompt: the hook through which a model
+    /// that conditions the policy (P-DPO's user model) trains with this task unchanged.
+    pub fn loss_with_soft_tokens(
+        &self,
+        model: &Transformer,
+        indices: &[usize],
+        soft_tokens: Option<Tensor<3>>,
+    ) -> Result<(Tensor<1>, Vec<(String, f64)>)> {
+        let batch = items_of(self.examples, indices)?;
         if let Some((row, _)) = batch
             .iter()
             .enumerate()
@@ -106,14 +120,12 @@ impl Task<Transformer> for PreferenceTask<'_> {
                 "a preference example needs a chosen and at least one rejected response",
             ));
         }
-        let scores = score(model, &batch, self.mode, None, self.pad)?;
+        let scores = score(model, &batch, self.mode, soft_tokens, self.pad)?;
         let input = self.logps(&scores, indices)?;
         let output = self.objective.compute(&input)?;
         Ok((output.loss.clone(), output.metrics().values))
     }
-}
 
-impl<'a> PreferenceTask<'a> {
     /// A task that scores with the shared prompt (switch with `mode` for the naive reference).
     pub fn new(
         examples: &'a [EncodedExample],

@@ -4,9 +4,9 @@
 
 use burn::tensor::Tensor;
 
-use super::{Task, score_items};
+use super::Task;
 use crate::error::Result;
-use crate::scoring::{ScoringMode, score};
+use crate::scoring::{ScoringMode, items_of, score};
 use crate::tokenizer::EncodedExample;
 use crate::transformer::Transformer;
 
@@ -26,7 +26,11 @@ impl Task<Transformer> for SftTask<'_> {
         model: &Transformer,
         indices: &[usize],
     ) -> Result<(Tensor<1>, Vec<(String, f64)>)> {
-        let items = score_items(self.examples, indices, true)?;
+        // SFT learns the chosen response only.
+        let mut items = items_of(self.examples, indices)?;
+        for item in &mut items {
+            item.responses = &item.responses[..1.min(item.responses.len())];
+        }
         let scores = score(model, &items, ScoringMode::SharedPrefix, None, self.pad)?;
         let tokens: usize = scores.lengths.iter().sum();
         let nll = scores
