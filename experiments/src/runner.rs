@@ -93,37 +93,7 @@ pub fn run_tables(
             pipeline.test.len(),
             pipeline.dataset.items.len()
         ));
-        let lora = config.lora.as_ref().map_or(String::new(), |l| {
-            format!(
-                ", LoRA r = {} α = {} on {:?}",
-                l.rank, l.alpha, l.target_modules
-            )
-        });
-        model.push(
-            match (&config.model.checkpoint, &config.model.transformer) {
-                (Some(dir), _) => format!(
-                    "checkpoint `{}`: d_model {}, {} layers, {} parameters (text tokens){lora}",
-                    dir.display(),
-                    pipeline.model_config.d_model,
-                    pipeline.model_config.layers,
-                    pipeline.model_config.parameter_count()
-                ),
-                (None, Some(t)) => format!(
-                    "custom transformer, {} parameters{lora}",
-                    t.parameter_count()
-                ),
-                (None, None) => {
-                    format!(
-                        "`{}` preset: d_model {}, {} layers, {} heads, {} parameters (item tokens)",
-                        config.model.preset,
-                        pipeline.model_config.d_model,
-                        pipeline.model_config.layers,
-                        pipeline.model_config.heads,
-                        pipeline.model_config.parameter_count()
-                    ) + &lora
-                }
-            },
-        );
+        model.push(describe_rec_model(&config, &pipeline));
     }
     let personal = crate::personal::PersonalContext {
         config: &config,
@@ -181,6 +151,40 @@ pub fn run_tables(
         start.elapsed().as_secs_f64()
     );
     Ok(report)
+}
+
+/// The recommendation policy in words for the report header: checkpoint, custom or preset,
+/// with its LoRA adapters.
+fn describe_rec_model(config: &ExperimentConfig, pipeline: &RecPipeline) -> String {
+    let lora = config.lora.as_ref().map_or(String::new(), |l| {
+        format!(
+            ", LoRA r = {} α = {} on {:?}",
+            l.rank, l.alpha, l.target_modules
+        )
+    });
+    match (&config.model.checkpoint, &config.model.transformer) {
+        (Some(dir), _) => format!(
+            "checkpoint `{}`: d_model {}, {} layers, {} parameters (text tokens){lora}",
+            dir.display(),
+            pipeline.model_config.d_model,
+            pipeline.model_config.layers,
+            pipeline.model_config.parameter_count()
+        ),
+        (None, Some(t)) => format!(
+            "custom transformer, {} parameters{lora}",
+            t.parameter_count()
+        ),
+        (None, None) => {
+            format!(
+                "`{}` preset: d_model {}, {} layers, {} heads, {} parameters (item tokens)",
+                config.model.preset,
+                pipeline.model_config.d_model,
+                pipeline.model_config.layers,
+                pipeline.model_config.heads,
+                pipeline.model_config.parameter_count()
+            ) + &lora
+        }
+    }
 }
 
 /// SFT once on the recommendation data, then every recommendation table from that model.

@@ -19,21 +19,7 @@ use crate::report::{Claim, Plot, Row, Table};
 /// prediction for unrelated prompts at the batch's mean distance.
 pub fn effective_beta(experiment: &Experiment<'_>) -> Result<(Table, Plot, Claim)> {
     let s = experiment.settings;
-    let normalised: Vec<Vec<f64>> = experiment
-        .train_embeddings
-        .iter()
-        .map(|e| {
-            let norm = e.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
-            e.iter().map(|v| v / norm).collect()
-        })
-        .collect();
-    let distance = |i: usize, j: usize| {
-        1.0 - normalised[i]
-            .iter()
-            .zip(&normalised[j])
-            .map(|(a, b)| a * b)
-            .sum::<f64>()
-    };
+    let distance = cosine_distances(&experiment.train_embeddings);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(experiment.context.config.seed);
     let sizes = [2usize, 4, 8, 16, 32];
     let mut rows = Vec::new();
@@ -43,7 +29,7 @@ pub fn effective_beta(experiment: &Experiment<'_>) -> Result<(Table, Plot, Claim
         let mut points = Vec::new();
         for &size in sizes.iter().filter(|&&n| n <= experiment.train.len()) {
             let (diagonal, predicted) =
-                diagonal_weights(&distance, experiment.train.len(), size, tau, &mut rng);
+                diagonal_weights(&*distance, experiment.train.len(), size, tau, &mut rng);
             if tau == s.temperatures[0] && size == 2 {
                 at_extremes.0 = diagonal.clone();
             }
@@ -77,20 +63,7 @@ pub fn effective_beta(experiment: &Experiment<'_>) -> Result<(Table, Plot, Claim
             points,
         });
     }
-    let table = Table {
-        id: "rpo_effective_beta".into(),
-        title: "Effective β: the paired weights' diagonal w_ii (the DPO term runs at β·w_ii) \
-                on random training batches"
-            .into(),
-        columns: vec![
-            "diagonal weight w_ii".into(),
-            "unrelated-prompt prediction".into(),
-            "1/B".into(),
-        ],
-        baseline: "–".into(),
-        compared: String::new(),
-        rows,
-    };
+    let table = shrinkage_table(rows);
     let file = "rpo_effective_beta.svg".to_string();
     line_plot(
         &experiment.context.out.join(&file),
@@ -117,6 +90,42 @@ pub fn effective_beta(experiment: &Experiment<'_>) -> Result<(Table, Plot, Claim
         },
         claim,
     ))
+}
+
+/// `1 − cos(e_i, e_j)` between the rows of `embeddings` (RPO's prompt distance).
+fn cosine_distances(embeddings: &[Vec<f64>]) -> Box<dyn Fn(usize, usize) -> f64 + '_> {
+    let normalised: Vec<Vec<f64>> = embeddings
+        .iter()
+        .map(|e| {
+            let norm = e.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
+            e.iter().map(|v| v / norm).collect()
+        })
+        .collect();
+    Box::new(move |i: usize, j: usize| {
+        1.0 - normalised[i]
+            .iter()
+            .zip(&normalised[j])
+            .map(|(a, b)| a * b)
+            .sum::<f64>()
+    })
+}
+
+/// The table of `w_ii` per τ and batch size.
+fn shrinkage_table(rows: Vec<Row>) -> Table {
+    Table {
+        id: "rpo_effective_beta".into(),
+        title: "Effective β: the paired weights' diagonal w_ii (the DPO term runs at β·w_ii) \
+                on random training batches"
+            .into(),
+        columns: vec![
+            "diagonal weight w_ii".into(),
+            "unrelated-prompt prediction".into(),
+            "1/B".into(),
+        ],
+        baseline: "–".into(),
+        compared: String::new(),
+        rows,
+    }
 }
 
 /// `w_ii` of every example of 200 random batches of `size` out of `n` (softmax over −d/τ in
