@@ -26,6 +26,7 @@ pub mod config;
 pub mod device;
 pub mod error;
 pub mod generate;
+pub mod gguf;
 pub mod lora;
 pub mod optim;
 pub mod params;

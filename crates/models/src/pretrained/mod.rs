@@ -17,7 +17,7 @@
 mod export;
 mod hf_config;
 mod names;
-mod weights;
+pub(crate) mod weights;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +25,7 @@ use burn::tensor::{DType, Device};
 
 pub(crate) use export::file_for_transformers;
 pub use export::save_checkpoint;
+pub(crate) use hf_config::parse as parse_config;
 pub use hf_config::{Architecture, HfConfig};
 pub use weights::weight_files;
 
@@ -44,7 +45,11 @@ pub struct Pretrained {
 impl Pretrained {
     /// Loads the checkpoint folder `dir` onto `device` with float weights of type `dtype`
     /// (f32 for training and parity; the file's own f16/bf16 values are upcast exactly).
+    /// `dir` may also be a `.gguf` file (`crate::gguf::load`).
     pub fn load(dir: &Path, device: &Device, dtype: DType) -> Result<Self> {
+        if crate::gguf::is_gguf(dir) {
+            return crate::gguf::load(dir, device, dtype);
+        }
         let config = read_config(dir)?;
         let model = load_model(dir, &config, device, dtype)?;
         let tokenizer_path = dir.join("tokenizer.json");

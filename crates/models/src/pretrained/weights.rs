@@ -104,15 +104,49 @@ pub fn load(
     files: &[PathBuf],
     dtype: DType,
 ) -> Result<()> {
+    let sources: Vec<WeightSource> = files.iter().cloned().map(WeightSource::File).collect();
+    load_sources(model, architecture, &sources, dtype)
+}
+
+/// Where a set of safetensors weights comes from: a file, or bytes built in memory (a GGUF
+/// checkpoint's dequantized tensors), named for errors.
+pub enum WeightSource {
+    File(PathBuf),
+    Bytes { name: String, bytes: Vec<u8> },
+}
+
+impl WeightSource {
+    fn name(&self) -> String {
+        match self {
+            Self::File(path) => path.display().to_string(),
+            Self::Bytes { name, .. } => name.clone(),
+        }
+    }
+
+    fn store(&self) -> SafetensorsStore {
+        match self {
+            Self::File(path) => SafetensorsStore::from_file(path),
+            Self::Bytes { bytes, .. } => SafetensorsStore::from_bytes(Some(bytes.clone())),
+        }
+    }
+}
+
+/// [`load`] over any sources.
+pub fn load_sources(
+    model: &mut Transformer,
+    architecture: Architecture,
+    files: &[WeightSource],
+    dtype: DType,
+) -> Result<()> {
     let remapper = KeyRemapper::from_patterns(super::names::load_patterns(architecture))
         .map_err(|e| ModelError::InvalidConfig(format!("key patterns: {e}")))?;
     let mut applied = BTreeSet::new();
     let mut missing = BTreeSet::new();
     let mut problems = Vec::new();
     for file in files {
-        let shown = file.display();
+        let shown = file.name();
         let original_keys = {
-            let mut raw = SafetensorsStore::from_file(file);
+            let mut raw = file.store();
             raw.keys()
                 .map_err(|e| ModelError::InvalidConfig(format!("{shown}: {e}")))?
         };
@@ -124,7 +158,8 @@ pub fn load(
             layout,
             cast: FloatCastAdapter::to(dtype),
         };
-        let mut store = SafetensorsStore::from_file(file)
+        let mut store = file
+            .store()
             .remap(remapper.clone())
             .with_from_adapter(adapter)
             .skip_enum_variants(true)
@@ -174,7 +209,7 @@ pub fn load(
             "no file holds the weight for `{path}` (looked in {})",
             files
                 .iter()
-                .map(|f| f.display().to_string())
+                .map(WeightSource::name)
                 .collect::<Vec<_>>()
                 .join(", ")
         ));

@@ -84,6 +84,17 @@ impl TextTokenizer {
     pub fn from_file_with(path: &Path, ids: SpecialTokenIds) -> Result<Self> {
         let inner = tokenizers::Tokenizer::from_file(path)
             .map_err(|e| ModelError::Tokenizer(format!("{}: {e}", path.display())))?;
+        Self::from_tokenizer_with(inner, ids).map_err(|e| match e {
+            ModelError::Tokenizer(message) => {
+                ModelError::Tokenizer(format!("{}: {message}", path.display()))
+            }
+            other => other,
+        })
+    }
+
+    /// Wraps a pretrained model's tokenizer with the special-token ids its config names (a
+    /// model without a padding token pads with its end-of-sequence token).
+    pub fn from_tokenizer_with(inner: tokenizers::Tokenizer, ids: SpecialTokenIds) -> Result<Self> {
         let vocab = inner.get_vocab_size(true);
         if let Some(id) = [ids.bos, ids.eos, ids.pad]
             .into_iter()
@@ -91,8 +102,7 @@ impl TextTokenizer {
             .find(|&id| id as usize >= vocab)
         {
             return Err(ModelError::Tokenizer(format!(
-                "{}: special token id {id} is outside the vocabulary ({vocab})",
-                path.display()
+                "special token id {id} is outside the vocabulary ({vocab})"
             )));
         }
         Self::resolve(inner, ids, true)

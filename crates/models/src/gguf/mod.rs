@@ -1,0 +1,79 @@
+//! llama.cpp's GGUF checkpoints: the container ([`GgufFile`]), every block type's
+//! dequantization ([`quant`]), and the Llama / Qwen2 model of a file ([`load_model`]), read as
+//! the Hugging Face checkpoint it was converted from.
+//!
+//! ```no_run
+//! use burn::tensor::{DType, Device};
+//! use prefopt_models::gguf;
+//!
+//! let path = "/tmp/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf".as_ref();
+//! let (model, config) = gguf::load_model(path, &Device::flex(), DType::F32)?;
+//! println!("{:?}: {} layers", config.architecture, config.transformer.layers);
+//! # Ok::<(), prefopt_models::ModelError>(())
+//! ```
+
+mod container;
+mod model;
+pub mod quant;
+mod tokenizer;
+
+use std::path::Path;
+
+use burn::tensor::{DType, Device};
+
+pub use container::{GgufFile, TensorInfo, Value};
+pub use model::{NamedTensor, hf_config, hf_tensors};
+pub use tokenizer::tokenizer;
+
+use crate::error::{ModelError, Result};
+use crate::pretrained::{HfConfig, Pretrained};
+use crate::pretrained::weights::WeightSource;
+use crate::transformer::Transformer;
+
+/// Whether `path` names a GGUF file (by its extension).
+pub fn is_gguf(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+}
+
+/// The model of a GGUF file on `device`, its weights dequantized to f32 and cast to `dtype`.
+pub fn load_model(path: &Path, device: &Device, dtype: DType) -> Result<(Transformer, HfConfig)> {
+    let file = GgufFile::open(path)?;
+    let config = hf_config(&file)?;
+    let model = model_of(file, &config, device, dtype)?;
+    Ok((model, config))
+}
+
+/// A GGUF checkpoint as a [`Pretrained`]: the model, the tokenizer of its metadata, its
+/// config.
+pub fn load(path: &Path, device: &Device, dtype: DType) -> Result<Pretrained> {
+    let file = GgufFile::open(path)?;
+    let config = hf_config(&file)?;
+    let tokenizer = tokenizer(&file)?;
+    let model = model_of(file, &config, device, dtype)?;
+    Ok(Pretrained {
+        model,
+        tokenizer,
+        config,
+        dir: path.to_path_buf(),
+    })
+}
+
+/// Fills a skeleton of `config` with the file's dequantized weights (the file is dropped once
+/// its tensors are converted, so the quantized and the f32 copies are not both held long).
+fn model_of(file: GgufFile, config: &HfConfig, device: &Device, dtype: DType) -> Result<Transformer> {
+    if !dtype.is_float() {
+        return Err(ModelError::InvalidConfig(format!(
+            "weights load as a float type, not {dtype:?}"
+        )));
+    }
+    let name = file.path().to_string();
+    let tensors = hf_tensors(&file, config)?;
+    drop(file);
+    let bytes = model::to_safetensors(&tensors)?;
+    drop(tensors);
+    let mut transformer = crate::transformer::skeleton(&config.transformer, device);
+    let source = WeightSource::Bytes { name, bytes };
+    crate::pretrained::weights::load_sources(&mut transformer, config.architecture, &[source], dtype)?;
+    Ok(transformer)
+}
