@@ -161,7 +161,14 @@ fn check(json: &Path) -> Vec<String> {
             max_tokens: case.generated_ids.len(),
             ..GenerateConfig::default()
         };
-        match generate(model, &case.input_ids, &config, None, special.eos, special.pad) {
+        match generate(
+            model,
+            &case.input_ids,
+            &config,
+            None,
+            special.eos,
+            special.pad,
+        ) {
             Ok(out) => {
                 let ids = out.first().map(|o| o.tokens.clone()).unwrap_or_default();
                 if ids != case.generated_ids {

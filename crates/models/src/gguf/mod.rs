@@ -26,8 +26,8 @@ pub use model::{NamedTensor, hf_config, hf_tensors};
 pub use tokenizer::tokenizer;
 
 use crate::error::{ModelError, Result};
-use crate::pretrained::{HfConfig, Pretrained};
 use crate::pretrained::weights::WeightSource;
+use crate::pretrained::{HfConfig, Pretrained};
 use crate::transformer::Transformer;
 
 /// Whether `path` names a GGUF file (by its extension).
@@ -61,7 +61,12 @@ pub fn load(path: &Path, device: &Device, dtype: DType) -> Result<Pretrained> {
 
 /// Fills a skeleton of `config` with the file's dequantized weights (the file is dropped once
 /// its tensors are converted, so the quantized and the f32 copies are not both held long).
-fn model_of(file: GgufFile, config: &HfConfig, device: &Device, dtype: DType) -> Result<Transformer> {
+fn model_of(
+    file: GgufFile,
+    config: &HfConfig,
+    device: &Device,
+    dtype: DType,
+) -> Result<Transformer> {
     if !dtype.is_float() {
         return Err(ModelError::InvalidConfig(format!(
             "weights load as a float type, not {dtype:?}"
@@ -74,6 +79,11 @@ fn model_of(file: GgufFile, config: &HfConfig, device: &Device, dtype: DType) ->
     drop(tensors);
     let mut transformer = crate::transformer::skeleton(&config.transformer, device);
     let source = WeightSource::Bytes { name, bytes };
-    crate::pretrained::weights::load_sources(&mut transformer, config.architecture, &[source], dtype)?;
+    crate::pretrained::weights::load_sources(
+        &mut transformer,
+        config.architecture,
+        &[source],
+        dtype,
+    )?;
     Ok(transformer)
 }

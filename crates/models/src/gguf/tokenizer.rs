@@ -104,7 +104,10 @@ fn tokenizer_json(file: &GgufFile) -> Result<Json> {
         .map(|(id, token)| (token.to_string(), json!(id)))
         .collect();
     if vocab.len() != tokens.len() {
-        return Err(error(file, "`tokenizer.ggml.tokens` repeats a token".into()));
+        return Err(error(
+            file,
+            "`tokenizer.ggml.tokens` repeats a token".into(),
+        ));
     }
     let added: Vec<Json> = tokens
         .iter()
