@@ -7,13 +7,16 @@
 //! that names it; a fixture is never skipped.
 //!
 //! Also checked: the tokenizer built from the file's metadata gives the reference ids of every
-//! text, and greedy decoding gives the reference continuation. Not yet: the chat template.
+//! text, greedy decoding gives the reference continuation, and the file's chat template renders
+//! the reference conversation text and ids.
 
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{DType, Device};
+use prefopt_models::chat::ChatMessage;
 use prefopt_models::generate::{GenerateConfig, generate};
 use prefopt_models::gguf;
+use prefopt_models::pretrained::Pretrained;
 use prefopt_models::tokenizer::Tokenizer;
 use prefopt_models::transformer::{PackedBatch, Transformer};
 use serde::Deserialize;
@@ -37,12 +40,27 @@ struct Greedy {
 }
 
 #[derive(Deserialize)]
+struct Message {
+    role: String,
+    content: String,
+}
+
+#[derive(Deserialize)]
+struct Chat {
+    messages: Vec<Message>,
+    add_generation_prompt: bool,
+    text: String,
+    input_ids: Vec<u32>,
+}
+
+#[derive(Deserialize)]
 struct Fixture {
     gguf_file: String,
     strided_logits_stride: usize,
     sequences: Vec<Sequence>,
     #[serde(default)]
     greedy: Vec<Greedy>,
+    chat: Option<Chat>,
 }
 
 fn fixtures_dir() -> PathBuf {
@@ -181,6 +199,43 @@ fn check(json: &Path) -> Vec<String> {
             }
             Err(e) => problems.push(format!("{} greedy {g}: {e}", json.display())),
         }
+    }
+    if let Some(chat) = &fixture.chat {
+        problems.extend(check_chat(json, &pretrained, chat));
+    }
+    problems
+}
+
+/// The file's chat template renders the reference text, which tokenizes to the reference ids.
+fn check_chat(json: &Path, pretrained: &Pretrained, chat: &Chat) -> Vec<String> {
+    let Some(template) = &pretrained.chat_template else {
+        return vec![format!("{}: the file has no chat template", json.display())];
+    };
+    let messages: Vec<ChatMessage> = chat
+        .messages
+        .iter()
+        .map(|m| ChatMessage::new(&m.role, &m.content))
+        .collect();
+    let text = match template.render(&messages, chat.add_generation_prompt) {
+        Ok(text) => text,
+        Err(e) => return vec![format!("{}: {e}", json.display())],
+    };
+    let mut problems = Vec::new();
+    if text != chat.text {
+        problems.push(format!(
+            "{}: the chat template renders {text:?}, the reference {:?}",
+            json.display(),
+            chat.text
+        ));
+    }
+    match pretrained.tokenizer.encode(&text) {
+        Ok(ids) if ids == chat.input_ids => {}
+        Ok(ids) => problems.push(format!(
+            "{}: the chat text tokenizes to {ids:?}, the reference {:?}",
+            json.display(),
+            chat.input_ids
+        )),
+        Err(e) => problems.push(format!("{}: {e}", json.display())),
     }
     problems
 }

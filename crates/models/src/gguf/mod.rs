@@ -50,11 +50,13 @@ pub fn load(path: &Path, device: &Device, dtype: DType) -> Result<Pretrained> {
     let file = GgufFile::open(path)?;
     let config = hf_config(&file)?;
     let tokenizer = tokenizer(&file)?;
+    let chat_template = tokenizer::chat_template(&file);
     let model = model_of(file, &config, device, dtype)?;
     Ok(Pretrained {
         model,
         tokenizer,
         config,
+        chat_template,
         dir: path.to_path_buf(),
     })
 }

@@ -6,6 +6,7 @@
 use serde_json::{Value as Json, json};
 
 use super::container::GgufFile;
+use crate::chat::ChatTemplate;
 use crate::error::{ModelError, Result};
 use crate::tokenizer::{SpecialTokenIds, TextTokenizer};
 
@@ -154,4 +155,30 @@ pub fn tokenizer(file: &GgufFile) -> Result<TextTokenizer> {
             pad: id("tokenizer.ggml.padding_token_id"),
         },
     )
+}
+
+/// The file's `tokenizer.chat_template`, with the spellings of its bos and eos tokens.
+pub fn chat_template(file: &GgufFile) -> Option<ChatTemplate> {
+    let source = file
+        .metadata
+        .get("tokenizer.chat_template")?
+        .as_str()?
+        .to_string();
+    let spelling = |key: &str| -> String {
+        let id = file.metadata.get(key).and_then(|v| v.as_u64());
+        let tokens = file
+            .metadata
+            .get("tokenizer.ggml.tokens")
+            .and_then(|v| v.as_array());
+        id.zip(tokens)
+            .and_then(|(id, tokens)| tokens.get(id as usize))
+            .and_then(|t| t.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    Some(ChatTemplate {
+        source,
+        bos_token: spelling("tokenizer.ggml.bos_token_id"),
+        eos_token: spelling("tokenizer.ggml.eos_token_id"),
+    })
 }

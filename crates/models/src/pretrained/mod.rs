@@ -29,6 +29,7 @@ pub(crate) use hf_config::parse as parse_config;
 pub use hf_config::{Architecture, HfConfig};
 pub use weights::weight_files;
 
+use crate::chat::ChatTemplate;
 use crate::error::{ModelError, Result};
 use crate::tokenizer::{SpecialTokenIds, TextTokenizer};
 use crate::transformer::Transformer;
@@ -39,6 +40,8 @@ pub struct Pretrained {
     pub model: Transformer,
     pub tokenizer: TextTokenizer,
     pub config: HfConfig,
+    /// The checkpoint's chat template (`tokenizer_config.json`, or a GGUF file's metadata).
+    pub chat_template: Option<ChatTemplate>,
     pub dir: PathBuf,
 }
 
@@ -67,10 +70,17 @@ impl Pretrained {
                 pad: config.pad_token_id,
             },
         )?;
+        let tokenizer_config = dir.join("tokenizer_config.json");
+        let chat_template = if tokenizer_config.is_file() {
+            ChatTemplate::from_tokenizer_config(&tokenizer_config)?
+        } else {
+            None
+        };
         Ok(Self {
             model,
             tokenizer,
             config,
+            chat_template,
             dir: dir.to_path_buf(),
         })
     }
