@@ -1,7 +1,7 @@
 //! A real GGUF checkpoint read as `transformers`' own GGUF loader reads it: for every `*.json`
 //! under `PREFOPT_GGUF_FIXTURES_DIR` (default `tests/fixtures/gguf`, a copy of the shared
 //! fixtures), the model file it names (in the same folder or under `PREFOPT_GGUF_MODELS_DIR`,
-//! default `/tmp/smollm2`, where `.ci/run` puts SmolLM2 with `get-smollm2.sh`) is loaded and its
+//! default `/tmp/smollm2`, where `.ci/run` puts SmolLM2 with `tools/fetch-smollm2.sh`) is loaded and its
 //! logits are compared with the reference: the top-10 logits and ids, the strided logits and the
 //! next-token log-probs of every position, to 1e-3 absolute. A missing model file is a failure
 //! that names it; a fixture is never skipped.
@@ -111,7 +111,7 @@ fn check(json: &Path) -> Vec<String> {
     if !model_path.is_file() {
         return vec![format!(
             "{}: the model file {} is missing (looked beside the JSON and in {}; \
-             `../shared/tools/get-smollm2.sh DIR` fetches SmolLM2)",
+             `tools/fetch-smollm2.sh` fetches SmolLM2)",
             json.display(),
             fixture.gguf_file,
             models_dir().display()

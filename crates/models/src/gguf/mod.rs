@@ -6,7 +6,7 @@
 //! use burn::tensor::{DType, Device};
 //! use prefopt_models::gguf;
 //!
-//! let path = "/tmp/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf".as_ref();
+//! let path = std::path::Path::new("/tmp/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
 //! let (model, config) = gguf::load_model(path, &Device::flex(), DType::F32)?;
 //! println!("{:?}: {} layers", config.architecture, config.transformer.layers);
 //! # Ok::<(), prefopt_models::ModelError>(())
@@ -25,7 +25,7 @@ pub use container::{GgufFile, TensorInfo, Value};
 pub use model::{NamedTensor, hf_config, hf_tensors};
 pub use tokenizer::tokenizer;
 
-use crate::error::{ModelError, Result};
+use crate::error::Result;
 use crate::pretrained::weights::WeightSource;
 use crate::pretrained::{HfConfig, Pretrained};
 use crate::transformer::Transformer;
@@ -69,11 +69,7 @@ fn model_of(
     device: &Device,
     dtype: DType,
 ) -> Result<Transformer> {
-    if !dtype.is_float() {
-        return Err(ModelError::InvalidConfig(format!(
-            "weights load as a float type, not {dtype:?}"
-        )));
-    }
+    crate::pretrained::check_float(dtype)?;
     let name = file.path().to_string();
     let tensors = hf_tensors(&file, config)?;
     drop(file);

@@ -101,13 +101,20 @@ pub fn load_model(
     device: &Device,
     dtype: DType,
 ) -> Result<Transformer> {
-    if !dtype.is_float() {
-        return Err(ModelError::InvalidConfig(format!(
-            "weights load as a float type, not {dtype:?}"
-        )));
-    }
+    check_float(dtype)?;
     let files = weight_files(dir)?;
     let mut model = crate::transformer::skeleton(&config.transformer, device);
     weights::load(&mut model, config.architecture, &files, dtype)?;
     Ok(model)
+}
+
+/// Checkpoint weights load as a float type.
+pub(crate) fn check_float(dtype: DType) -> Result<()> {
+    if dtype.is_float() {
+        Ok(())
+    } else {
+        Err(ModelError::InvalidConfig(format!(
+            "weights load as a float type, not {dtype:?}"
+        )))
+    }
 }
