@@ -273,3 +273,34 @@ fn a_missing_model_file_fails_and_names_it() {
         problems[0]
     );
 }
+
+/// A GGUF checkpoint written back as a Hugging Face folder loads as the same model: the
+/// tokenizer gives the same ids, the logits are identical, the chat template is kept.
+#[test]
+fn a_gguf_checkpoint_exports_as_a_folder_that_loads_identically() {
+    let dir = fixtures_dir();
+    let json = dir.join("smollm2-135m-instruct-q4_1.json");
+    let fixture: Fixture = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let model_path = models_dir().join(&fixture.gguf_file);
+    assert!(
+        model_path.is_file(),
+        "{} is missing: run tools/fetch-smollm2.sh",
+        model_path.display()
+    );
+    let device = Device::flex();
+    let original = gguf::load(&model_path, &device, DType::F32).unwrap();
+    let out = std::env::temp_dir().join(format!("prefopt-gguf-export-{}", std::process::id()));
+    prefopt_models::pretrained::save_checkpoint(&original.model, &model_path, &out).unwrap();
+    let exported = Pretrained::load(&out, &device, DType::F32).unwrap();
+    let sequence = &fixture.sequences[1];
+    assert_eq!(
+        exported.tokenizer.encode(&sequence.text).unwrap(),
+        sequence.input_ids
+    );
+    assert_eq!(
+        logits(&exported.model, &sequence.input_ids),
+        logits(&original.model, &sequence.input_ids)
+    );
+    assert_eq!(exported.chat_template, original.chat_template);
+    std::fs::remove_dir_all(&out).unwrap();
+}

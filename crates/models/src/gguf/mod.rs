@@ -85,3 +85,34 @@ fn model_of(
     )?;
     Ok(transformer)
 }
+
+/// The Hugging Face files a GGUF checkpoint stands for, as `(file name, text)`:
+/// `config.json` (float32), `tokenizer.json`, and `tokenizer_config.json` with the chat
+/// template and the bos/eos spellings.
+pub(crate) fn hf_files(path: &Path) -> Result<(HfConfig, Vec<(&'static str, String)>)> {
+    let file = GgufFile::open(path)?;
+    let config = hf_config(&file)?;
+    let mut config_json = model::config_json(&file)?;
+    if let Some(fields) = config_json.as_object_mut() {
+        fields.insert("torch_dtype".into(), "float32".into());
+    }
+    let tokenizer_json = tokenizer::tokenizer_json(&file)?;
+    let mut tokenizer_config = serde_json::Map::new();
+    if let Some(template) = tokenizer::chat_template(&file) {
+        tokenizer_config.insert("chat_template".into(), template.source.into());
+        tokenizer_config.insert("bos_token".into(), template.bos_token.into());
+        tokenizer_config.insert("eos_token".into(), template.eos_token.into());
+    }
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    Ok((
+        config,
+        vec![
+            ("config.json", pretty(&config_json)),
+            ("tokenizer.json", pretty(&tokenizer_json)),
+            (
+                "tokenizer_config.json",
+                pretty(&serde_json::Value::Object(tokenizer_config)),
+            ),
+        ],
+    ))
+}

@@ -39,7 +39,7 @@ fn architecture(file: &GgufFile) -> Result<(&str, Architecture)> {
 }
 
 /// The `config.json` fields the `<arch>.*` and `tokenizer.ggml.*` keys stand for.
-fn config_json(file: &GgufFile) -> Result<Json> {
+pub(crate) fn config_json(file: &GgufFile) -> Result<Json> {
     let (arch, architecture) = architecture(file)?;
     let key = |suffix: &str| format!("{arch}.{suffix}");
     let optional_u64 = |suffix: &str| file.metadata.get(&key(suffix)).and_then(|v| v.as_u64());

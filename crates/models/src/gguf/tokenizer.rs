@@ -73,7 +73,7 @@ fn strings<'a>(file: &'a GgufFile, key: &str) -> Result<Vec<&'a str>> {
 }
 
 /// The `tokenizer.json` document of the file's tokenizer.
-fn tokenizer_json(file: &GgufFile) -> Result<Json> {
+pub(crate) fn tokenizer_json(file: &GgufFile) -> Result<Json> {
     let model = file.get_str("tokenizer.ggml.model")?;
     if model != "gpt2" {
         return Err(error(

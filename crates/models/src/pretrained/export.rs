@@ -15,7 +15,8 @@ use crate::transformer::Transformer;
 
 /// Writes `model` to `out` as a checkpoint of `source`'s kind: `model.safetensors` (f32, the
 /// names and layout `transformers` reads) beside `source`'s `config.json` (its `dtype` set to
-/// float32), `tokenizer.json` and `generation_config.json`. A model with LoRA adapters is
+/// float32), `tokenizer.json` and `generation_config.json` — or, for a `.gguf` source, the
+/// config, tokenizer and chat template its metadata stands for. A model with LoRA adapters is
 /// refused: merge them first ([`crate::lora::merge`]) or save them alone
 /// ([`crate::lora::save_peft`]).
 pub fn save_checkpoint(model: &Transformer, source: &Path, out: &Path) -> Result<()> {
@@ -26,7 +27,13 @@ pub fn save_checkpoint(model: &Transformer, source: &Path, out: &Path) -> Result
                 .into(),
         ));
     }
-    let config = super::read_config(source)?;
+    // A GGUF source stands for the folder it was converted from.
+    let (config, gguf_files) = if crate::gguf::is_gguf(source) {
+        let (config, files) = crate::gguf::hf_files(source)?;
+        (config, Some(files))
+    } else {
+        (super::read_config(source)?, None)
+    };
     if config.transformer != model.config {
         return Err(ModelError::InvalidConfig(format!(
             "the model's shape differs from the checkpoint at {}",
@@ -64,6 +71,20 @@ pub fn save_checkpoint(model: &Transformer, source: &Path, out: &Path) -> Result
             reason: format!("tensor `{left}` has no Hugging Face name"),
         });
     }
+    match gguf_files {
+        Some(files) => {
+            for (name, text) in files {
+                let path = out.join(name);
+                std::fs::write(&path, text).map_err(|e| ModelError::io(&path, e))?;
+            }
+        }
+        None => copy_folder_files(source, out)?,
+    }
+    Ok(())
+}
+
+/// `source`'s `config.json` (its dtype set to float32), tokenizer and generation config.
+fn copy_folder_files(source: &Path, out: &Path) -> Result<()> {
     let text = std::fs::read_to_string(source.join("config.json"))
         .map_err(|e| ModelError::io(source.join("config.json"), e))?;
     let mut json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
