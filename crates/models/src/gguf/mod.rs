@@ -80,7 +80,7 @@ fn model_of(
     crate::pretrained::weights::load_sources(
         &mut transformer,
         config.architecture,
-        &[source],
+        vec![source],
         dtype,
     )?;
     Ok(transformer)

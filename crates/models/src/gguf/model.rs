@@ -146,8 +146,11 @@ fn hf_name(name: &str) -> Option<String> {
 
 /// Undoes llama.cpp's rotary permutation of a Llama Q or K projection (`rows = heads · 2 ·
 /// half`): GGUF row `h·2·half + 2i + j` is Hugging Face row `h·2·half + j·half + i`.
-fn unpermute_rows(values: &[f32], shape: &[usize], heads: usize) -> Vec<f32> {
-    let (rows, cols) = (shape[0], shape.get(1).copied().unwrap_or(1));
+fn unpermute_rows(values: &[f32], shape: &[usize], heads: usize) -> Option<Vec<f32>> {
+    let (rows, cols) = (*shape.first()?, shape.get(1).copied().unwrap_or(1));
+    if heads == 0 || !rows.is_multiple_of(2 * heads) || rows * cols != values.len() {
+        return None;
+    }
     let half = rows / heads / 2;
     let mut out = vec![0f32; values.len()];
     for h in 0..heads {
@@ -160,7 +163,7 @@ fn unpermute_rows(values: &[f32], shape: &[usize], heads: usize) -> Vec<f32> {
             }
         }
     }
-    out
+    Some(out)
 }
 
 /// Every weight of the file, dequantized, under its Hugging Face name. A tensor name this
@@ -186,10 +189,25 @@ pub fn hf_tensors(file: &GgufFile, config: &HfConfig) -> Result<Vec<NamedTensor>
         })?;
         let shape = info.shape();
         let mut values = file.dequantize(info)?;
-        if permuted && name.ends_with("q_proj.weight") {
-            values = unpermute_rows(&values, &shape, heads);
-        } else if permuted && name.ends_with("k_proj.weight") {
-            values = unpermute_rows(&values, &shape, kv_heads);
+        let rotary_heads = if !permuted {
+            None
+        } else if name.ends_with("q_proj.weight") {
+            Some(heads)
+        } else if name.ends_with("k_proj.weight") {
+            Some(kv_heads)
+        } else {
+            None
+        };
+        if let Some(n) = rotary_heads {
+            values = unpermute_rows(&values, &shape, n).ok_or_else(|| {
+                error(
+                    file,
+                    format!(
+                        "tensor `{}` of shape {shape:?} does not split into {n} rotary heads",
+                        info.name
+                    ),
+                )
+            })?;
         }
         out.push(NamedTensor {
             name,
@@ -257,6 +275,10 @@ mod tests {
             }
         }
         assert_ne!(gguf, hf);
-        assert_eq!(unpermute_rows(&gguf, &[rows, cols], heads), hf);
+        assert_eq!(unpermute_rows(&gguf, &[rows, cols], heads).unwrap(), hf);
+        assert!(
+            unpermute_rows(&gguf, &[rows, cols], 3).is_none(),
+            "8 rows are not 3 heads"
+        );
     }
 }

@@ -105,7 +105,7 @@ pub fn load(
     dtype: DType,
 ) -> Result<()> {
     let sources: Vec<WeightSource> = files.iter().cloned().map(WeightSource::File).collect();
-    load_sources(model, architecture, &sources, dtype)
+    load_sources(model, architecture, sources, dtype)
 }
 
 /// Where a set of safetensors weights comes from: a file, or bytes built in memory (a GGUF
@@ -123,10 +123,26 @@ impl WeightSource {
         }
     }
 
-    fn store(&self) -> SafetensorsStore {
+    /// The tensor names the source holds and a store over it (in-memory bytes are moved into
+    /// the store, not copied).
+    fn open(self) -> Result<(Vec<String>, SafetensorsStore)> {
+        let shown = self.name();
         match self {
-            Self::File(path) => SafetensorsStore::from_file(path),
-            Self::Bytes { bytes, .. } => SafetensorsStore::from_bytes(Some(bytes.clone())),
+            Self::File(path) => {
+                let keys = SafetensorsStore::from_file(&path)
+                    .keys()
+                    .map_err(|e| ModelError::InvalidConfig(format!("{shown}: {e}")))?;
+                Ok((keys, SafetensorsStore::from_file(path)))
+            }
+            Self::Bytes { bytes, .. } => {
+                let keys = safetensors::SafeTensors::deserialize(&bytes)
+                    .map_err(|e| ModelError::InvalidConfig(format!("{shown}: {e}")))?
+                    .names()
+                    .into_iter()
+                    .map(String::from)
+                    .collect();
+                Ok((keys, SafetensorsStore::from_bytes(Some(bytes))))
+            }
         }
     }
 }
@@ -135,21 +151,17 @@ impl WeightSource {
 pub fn load_sources(
     model: &mut Transformer,
     architecture: Architecture,
-    files: &[WeightSource],
+    files: Vec<WeightSource>,
     dtype: DType,
 ) -> Result<()> {
+    let names: Vec<String> = files.iter().map(WeightSource::name).collect();
     let remapper = KeyRemapper::from_patterns(super::names::load_patterns(architecture))
         .map_err(|e| ModelError::InvalidConfig(format!("key patterns: {e}")))?;
     let mut applied = BTreeSet::new();
     let mut missing = BTreeSet::new();
     let mut problems = Vec::new();
-    for file in files {
-        let shown = file.name();
-        let original_keys = {
-            let mut raw = file.store();
-            raw.keys()
-                .map_err(|e| ModelError::InvalidConfig(format!("{shown}: {e}")))?
-        };
+    for (file, shown) in files.into_iter().zip(&names) {
+        let (original_keys, raw_store) = file.open()?;
         let layout: Box<dyn ModuleAdapter> = match architecture {
             Architecture::Gpt2 => Box::new(HeadOnly(PyTorchToBurnAdapter)),
             _ => Box::new(PyTorchToBurnAdapter),
@@ -158,8 +170,7 @@ pub fn load_sources(
             layout,
             cast: FloatCastAdapter::to(dtype),
         };
-        let mut store = file
-            .store()
+        let mut store = raw_store
             .remap(remapper.clone())
             .with_from_adapter(adapter)
             .skip_enum_variants(true)
@@ -207,11 +218,7 @@ pub fn load_sources(
     for path in missing.difference(&applied) {
         problems.push(format!(
             "no file holds the weight for `{path}` (looked in {})",
-            files
-                .iter()
-                .map(WeightSource::name)
-                .collect::<Vec<_>>()
-                .join(", ")
+            names.join(", ")
         ));
     }
     if problems.is_empty() {
