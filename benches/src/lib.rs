@@ -6,12 +6,14 @@
 //! throughput); `w2` (one preference step, shared-prefix vs naive scoring); `w4` (NDCG@10 over
 //! 100k users × 100 candidates, beside numpy); `pretrained` (the Llama, Qwen2 and GPT-2 blocks at
 //! the `small` size: forward tokens/s, one LoRA preference step, generation with and without
-//! the KV cache). Run one with
+//! the KV cache); `w5` (one LoRA S-DPO step at SmolLM2-135M's shape, beside `transformers` +
+//! `peft`). Run one with
 //! `cargo bench --profile dev --workspace --bench w1` (see `docs/benchmarks.md`).
 
 pub mod pretrained;
 pub mod w2;
 pub mod w3;
+pub mod w5;
 
 /// The losses W1 times: every objective of prefopt-objectives under its canonical name.
 pub use prefopt_objectives::LOSS_NAMES as W1_LOSSES;

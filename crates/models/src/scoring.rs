@@ -3,7 +3,9 @@
 //! [`ScoringMode::SharedPrefix`] packs `[prompt | r0 | r1 | … | rK]` into one row: each response
 //! attends to the prompt and causally to itself, never to another response, and its positions
 //! restart right after the prompt, so every response sees exactly what it would see alone. The
-//! prompt is run once instead of K+1 times. [`ScoringMode::Naive`] repeats the prompt for every
+//! prompt is run once instead of K+1 times. Prompts and responses are padded to the batch's
+//! longest so that the rows share one [`PrefixBlocks`] layout, which lets attention compute only
+//! the scores the mask keeps. [`ScoringMode::Naive`] repeats the prompt for every
 //! response (as TRL and the papers' code do) and is kept as the reference the shared path is
 //! tested against.
 //!
@@ -17,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
 use crate::tokenizer::EncodedExample;
-use crate::transformer::{PackedBatch, Transformer};
+use crate::transformer::{PackedBatch, PrefixBlocks, Transformer};
 
 /// How K+1 responses of one prompt are laid out for the forward pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -323,20 +325,27 @@ fn finish(
     }
 }
 
+/// One row per item: the soft tokens and prompt in the prefix (padded to the longest), then
+/// one block of `dims.tokens` slots per response (padded likewise), so attention can skip
+/// every score between blocks ([`PrefixBlocks`]).
 fn shared_plan(items: &[ScoreItem<'_>], dims: Dims, soft: usize, pad: u32) -> ScoringPlan {
-    let len = items
-        .iter()
-        .map(|item| soft + item.prompt.len() + item.responses.iter().map(Vec::len).sum::<usize>())
-        .max()
-        .unwrap_or(0);
-    let mut packed = PackedBatch::new(items.len(), len, soft, pad);
+    let layout = PrefixBlocks {
+        prefix: items
+            .iter()
+            .map(|item| soft + item.prompt.len())
+            .max()
+            .unwrap_or(0),
+        blocks: dims.responses,
+        block_len: dims.tokens,
+    };
+    let mut packed = PackedBatch::with_blocks(items.len(), layout, soft, pad);
     let mut scored = Vec::new();
     for (row, item) in items.iter().enumerate() {
         let context = put_prompt(&mut packed, row, soft, item.prompt);
         let start_position = context.len();
-        let mut next_slot = context.len();
         for (r, response) in item.responses.iter().enumerate() {
-            let slots: Vec<usize> = (next_slot..next_slot + response.len()).collect();
+            let first = layout.prefix + r * layout.block_len;
+            let slots: Vec<usize> = (first..first + response.len()).collect();
             for (t, (&slot, &token)) in slots.iter().zip(response).enumerate() {
                 packed.put(row, slot, token, start_position + t);
             }
@@ -351,7 +360,6 @@ fn shared_plan(items: &[ScoreItem<'_>], dims: Dims, soft: usize, pad: u32) -> Sc
                 row * dims.responses + r,
                 dims.tokens,
             );
-            next_slot += response.len();
         }
     }
     finish(packed, scored, dims, Vec::new())

@@ -83,7 +83,15 @@ fn a_training_step_on_wgpu_matches_flex() {
             failures.push(format!("gradient {name}: relative gap {gap:.2e}"));
         }
     }
-    for (name, (_, w)) in &cpu.weights {
+    // A key bias shifts every score of a query by the same amount, which softmax ignores: its
+    // exact gradient is zero and the computed one is rounding noise, which AdamW normalises to
+    // steps of about the learning rate whose signs follow the noise. Its gradient is compared
+    // above; its update says nothing about the backends.
+    for (name, (_, w)) in cpu
+        .weights
+        .iter()
+        .filter(|(n, _)| !n.contains("key.linear.bias"))
+    {
         let gap = relative_gap(&gpu.weights[name].1, w);
         if gap > 1e-4 {
             failures.push(format!("updated weight {name}: relative gap {gap:.2e}"));

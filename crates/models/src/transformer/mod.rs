@@ -14,10 +14,12 @@ use burn::nn::{Embedding, Linear};
 use burn::tensor::activation::{gelu, relu, silu};
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
-pub use attention::{LayerCache, QkvProjection, Rotation, SelfAttention, SeparateQkv};
+pub use attention::{
+    AttentionMask, LayerCache, QkvProjection, Rotation, SelfAttention, SeparateQkv,
+};
 pub use cache::KvCache;
 pub use norm::Norm;
-pub use packed::PackedBatch;
+pub use packed::{PackedBatch, PrefixBlocks};
 pub use projection::{LoraAdapter, Projection};
 
 pub(crate) use init::skeleton;
@@ -73,16 +75,13 @@ impl Block {
     fn forward(
         &self,
         x: Tensor<3>,
-        mask_bias: &Tensor<4>,
+        mask: &AttentionMask,
         rotation: Option<&Rotation>,
         past: Option<&LayerCache>,
     ) -> (Tensor<3>, LayerCache) {
-        let (attended, cache) = self.attention.forward(
-            self.attention_norm.forward(x.clone()),
-            mask_bias,
-            rotation,
-            past,
-        );
+        let (attended, cache) =
+            self.attention
+                .forward(self.attention_norm.forward(x.clone()), mask, rotation, past);
         let attended = x + attended;
         let out = attended.clone() + self.mlp.forward(self.mlp_norm.forward(attended));
         (out, cache)
@@ -234,23 +233,29 @@ impl Transformer {
             }
         };
         let keys = past_slots + len;
-        let mut allowed = Vec::with_capacity(rows * len * keys);
-        for row in 0..rows {
-            for query in 0..len {
-                allowed.extend(std::iter::repeat_n(true, past_slots));
-                let at = (row * len + query) * len;
-                allowed.extend_from_slice(&batch.allowed[at..at + len]);
+        let mask = if past_slots == 0 {
+            AttentionMask::new(
+                &batch.allowed,
+                [rows, len, keys],
+                batch.blocks,
+                &device,
+                dtype,
+            )
+        } else {
+            let mut allowed = Vec::with_capacity(rows * len * keys);
+            for row in 0..rows {
+                for query in 0..len {
+                    allowed.extend(std::iter::repeat_n(true, past_slots));
+                    let at = (row * len + query) * len;
+                    allowed.extend_from_slice(&batch.allowed[at..at + len]);
+                }
             }
-        }
-        let allowed = Tensor::<3, burn::tensor::Bool>::from_data(
-            TensorData::new(allowed, [rows, len, keys]),
-            &device,
-        );
-        let mask_bias = attention::mask_bias(&allowed, dtype);
+            AttentionMask::new(&allowed, [rows, len, keys], None, &device, dtype)
+        };
         let mut layers = Vec::with_capacity(self.blocks.len());
         for (index, block) in self.blocks.iter().enumerate() {
             let layer_past = past.map(|cache| &cache.layers[index]);
-            let (out, layer) = block.forward(x, &mask_bias, rotation.as_ref(), layer_past);
+            let (out, layer) = block.forward(x, &mask, rotation.as_ref(), layer_past);
             x = out;
             layers.push(layer);
         }

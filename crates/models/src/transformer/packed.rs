@@ -3,6 +3,28 @@
 
 use crate::error::{ModelError, Result};
 
+/// A prompt-then-responses structure shared by every row of a batch (shared-prefix scoring):
+/// slots `0..prefix` hold the soft tokens and the prompt (padded to the longest), and response
+/// `b` owns the `block_len` slots from `prefix + b·block_len`. Prefix slots see only prefix
+/// slots; a response slot sees prefix slots and its own block, never another block.
+///
+/// Attention uses it to skip what the mask throws away: the prefix's scores once, then each
+/// block against the prefix and against itself, instead of a dense `[len × len]` score matrix
+/// that is mostly masked (at 20 responses of 16 behind a 256-token prompt, 46 % of it is used).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrefixBlocks {
+    pub prefix: usize,
+    pub blocks: usize,
+    pub block_len: usize,
+}
+
+impl PrefixBlocks {
+    /// The block a response slot belongs to (`None` for prefix slots).
+    fn block_of(&self, slot: usize) -> Option<usize> {
+        slot.checked_sub(self.prefix).map(|s| s / self.block_len)
+    }
+}
+
 /// `rows` sequences of `len` slots each (row-major). The first `soft_tokens` slots of every
 /// row are placeholders for caller-supplied embeddings; padding slots attend only to themselves
 /// so every softmax row has a finite maximum.
@@ -17,6 +39,8 @@ pub struct PackedBatch {
     pub positions: Vec<usize>,
     /// `rows × len × len`: `allowed[r][q][k]` is true when slot `q` may attend to slot `k`.
     pub allowed: Vec<bool>,
+    /// Set when every row has the [`PrefixBlocks`] structure (checked by [`Self::check`]).
+    pub blocks: Option<PrefixBlocks>,
 }
 
 impl PackedBatch {
@@ -36,6 +60,16 @@ impl PackedBatch {
             tokens: vec![i64::from(pad); rows * len],
             positions: vec![0; rows * len],
             allowed,
+            blocks: None,
+        }
+    }
+
+    /// An empty batch laid out as `blocks` (see [`PrefixBlocks`]).
+    pub fn with_blocks(rows: usize, blocks: PrefixBlocks, soft_tokens: usize, pad: u32) -> Self {
+        let len = blocks.prefix + blocks.blocks * blocks.block_len;
+        Self {
+            blocks: Some(blocks),
+            ..Self::new(rows, len, soft_tokens, pad)
         }
     }
 
@@ -79,6 +113,37 @@ impl PackedBatch {
                 "packed batch buffers disagree with {} rows × {} slots ({} soft)",
                 self.rows, self.len, self.soft_tokens
             )));
+        }
+        if let Some(blocks) = self.blocks {
+            self.check_blocks(blocks)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that the mask never crosses what [`PrefixBlocks`] lets attention skip.
+    fn check_blocks(&self, blocks: PrefixBlocks) -> Result<()> {
+        let structure_fits = blocks.block_len > 0
+            && blocks.prefix > self.soft_tokens
+            && blocks.prefix + blocks.blocks * blocks.block_len == self.len;
+        if !structure_fits {
+            return Err(ModelError::InvalidConfig(format!(
+                "{blocks:?} does not lay out {} slots ({} soft)",
+                self.len, self.soft_tokens
+            )));
+        }
+        for row in 0..self.rows {
+            for query in 0..self.len {
+                let seen = &self.allowed[(row * self.len + query) * self.len..][..self.len];
+                let own = blocks.block_of(query);
+                let crossing = seen.iter().enumerate().position(|(key, &allowed)| {
+                    allowed && blocks.block_of(key).is_some_and(|b| Some(b) != own)
+                });
+                if let Some(key) = crossing {
+                    return Err(ModelError::InvalidConfig(format!(
+                        "row {row}: slot {query} attends to slot {key} in another block of {blocks:?}"
+                    )));
+                }
+            }
         }
         Ok(())
     }

@@ -1,0 +1,27 @@
+//! W5: one LoRA S-DPO step at SmolLM2-135M's shape (see `prefopt_benches::w5`), shared-prefix
+//! and naive scoring. Throughput is responses scored per second (B × (K+1) = 16 per step).
+//!
+//! `cargo bench --profile dev --workspace --bench w5 -- --noplot`
+
+use burn::tensor::Device;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use prefopt_benches::w5::{W5, smollm2_135m_config, w5_step};
+use prefopt_models::scoring::ScoringMode;
+
+fn w5(c: &mut Criterion) {
+    let device = Device::flex().autodiff();
+    let mut group = c.benchmark_group("w5");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements((W5.batch * W5.responses) as u64));
+    for (name, mode) in [
+        ("shared_prefix", ScoringMode::SharedPrefix),
+        ("naive", ScoringMode::Naive),
+    ] {
+        let mut step = w5_step(&smollm2_135m_config(), W5, &device).expect("W5 model");
+        group.bench_function(name, |b| b.iter(|| step.step(mode)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, w5);
+criterion_main!(benches);
