@@ -184,9 +184,7 @@ pub fn score(
     let predicting = hidden
         .reshape([rows * len, d_model])
         .select(0, int_tensor(&plan.predictor, [scored], model));
-    let token_logps = log_softmax(model.logits(predicting), 1)
-        .gather(1, int_tensor(&plan.target, [scored, 1], model))
-        .reshape([scored]);
+    let token_logps = token_log_probs(model, predicting, &plan.target);
     // One zero appended so padding cells of the grid select an exact 0 (and get no gradient).
     let zero = token_logps.clone().narrow(0, 0, 1).zeros_like();
     let with_zero = Tensor::cat(vec![token_logps, zero], 0);
@@ -214,6 +212,32 @@ pub fn score(
         batch: b,
         responses: r,
     })
+}
+
+/// Largest vocabulary-logit block computed at once, in elements (16 MiB of f32).
+///
+/// Why chunk: the logits of every scored position at once are `[positions × vocabulary]` (84 MB
+/// at W2's 2,560 × 8,192), and log-softmax and its backward allocate several tensors of that
+/// size. Above glibc's largest mmap threshold (32 MiB) each one is a fresh mapping whose pages
+/// are faulted in and zeroed again on every step; blocks of at most 16 MiB are reused from the
+/// heap. Rows are independent, so the values do not depend on the chunking.
+const LOGIT_BLOCK_ELEMENTS: usize = 4 << 20;
+
+/// `log p(target | hidden)` for each row of `hidden: [n, d]`, the vocabulary projection and
+/// log-softmax computed over blocks of rows.
+fn token_log_probs(model: &Transformer, hidden: Tensor<2>, targets: &[i64]) -> Tensor<1> {
+    let [n, _] = hidden.dims();
+    let block = (LOGIT_BLOCK_ELEMENTS / model.config().vocab_size.max(1)).max(1);
+    let pieces: Vec<Tensor<1>> = (0..n)
+        .step_by(block)
+        .map(|start| {
+            let rows = block.min(n - start);
+            let logits = model.logits(hidden.clone().narrow(0, start, rows));
+            let target = int_tensor(&targets[start..start + rows], [rows, 1], model);
+            log_softmax(logits, 1).gather(1, target).reshape([rows])
+        })
+        .collect();
+    Tensor::cat(pieces, 0)
 }
 
 #[derive(Clone, Copy)]

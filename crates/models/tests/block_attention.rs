@@ -63,7 +63,7 @@ fn block_attention_equals_dense_attention_in_values_and_gradients() {
         let hidden = model.hidden(batch, Some(soft(&model, &device))).unwrap();
         let weights = hidden.clone().detach().sin();
         let loss = (hidden.clone() * weights).sum();
-        let values: Vec<f64> = hidden.into_data().convert::<f64>().to_vec().unwrap();
+        let values: Vec<f64> = hidden.into_data().convert::<f64>().try_to_vec().unwrap();
         (values, named_gradients(&model, &loss.backward()))
     };
     let (a, grads_a) = run(&blocked);

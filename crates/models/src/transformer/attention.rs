@@ -70,6 +70,8 @@ pub struct LayerCache {
 
 /// Who sees whom, as additive score biases (0 where allowed, [`MASKED_SCORE`] elsewhere),
 /// built once per forward pass and shared by every block.
+// One per forward pass, never collected: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum AttentionMask {
     /// `[rows, 1, len, past + len]`: any mask, one dense score matrix.
