@@ -79,7 +79,8 @@ mod tests {
     #[test]
     fn a_reduced_w5_step_trains_only_the_adapters() {
         let config = TransformerConfig {
-            d_model: 64,
+            // 9 heads of 8 over 3 key/value heads, as the real shape's grouping.
+            d_model: 72,
             layers: 2,
             d_ff: 96,
             vocab_size: 512,
