@@ -30,9 +30,11 @@
 
 use std::path::{Path, PathBuf};
 
+use prefopt_models::chat::ChatTemplate;
 use prefopt_models::config::{Preset, TransformerConfig};
 use prefopt_models::device::DeviceChoice;
 use prefopt_models::lora::LoraConfig;
+use prefopt_models::tokenizer::TextTokenizer;
 use prefopt_models::train::TrainConfig;
 use prefopt_objectives::ObjectiveConfig;
 use serde::{Deserialize, Serialize};
@@ -103,10 +105,27 @@ impl Default for ExperimentConfig {
 pub struct DataConfig {
     /// A converted dataset folder: train/valid/test.parquet and items.parquet.
     pub dir: PathBuf,
-    /// Use at most this many rows of each split (the first ones; `None`: all).
+    /// Use at most this many rows of each split (`None`: all), chosen as `sample` says.
     pub max_train: Option<usize>,
     pub max_valid: Option<usize>,
     pub max_test: Option<usize>,
+    /// Which rows a limit keeps.
+    pub sample: RowSample,
+    /// Seeds the `random` row sample. Apart from the experiment seed, so that runs over seeds
+    /// vary the training and not the data.
+    pub sample_seed: u64,
+}
+
+/// The rows of a split that a `max_*` limit keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RowSample {
+    /// The first rows of the file.
+    #[default]
+    First,
+    /// A seeded uniform sample of rows, kept in file order: a converted log lists each user's
+    /// examples together, so the first rows would be a handful of users.
+    Random,
 }
 
 impl Default for DataConfig {
@@ -116,6 +135,8 @@ impl Default for DataConfig {
             max_train: None,
             max_valid: None,
             max_test: None,
+            sample: RowSample::First,
+            sample_seed: 0,
         }
     }
 }
@@ -128,9 +149,14 @@ pub struct ModelConfig {
     pub preset: String,
     /// Overrides the preset entirely when given (its `vocab_size` must fit the tokenizer).
     pub transformer: Option<TransformerConfig>,
-    /// A Hugging Face checkpoint folder (Llama, Qwen2 or GPT-2): its weights are the starting
-    /// point and its tokenizer spells prompts and titles.
+    /// A Hugging Face checkpoint folder (Llama, Qwen2 or GPT-2) or a `.gguf` file: its weights
+    /// are the starting point and its tokenizer spells prompts and titles.
     pub checkpoint: Option<PathBuf>,
+    /// Lay prompts out with the checkpoint's chat template (a user turn and the opened
+    /// assistant turn) when it ships one; `false` feeds the bare prompt text after `bos`.
+    pub chat_template: bool,
+    /// The system message of the chat layout (`None`: the template's own default, if any).
+    pub system_prompt: Option<String>,
 }
 
 /// The table form of `[model]`.
@@ -140,6 +166,8 @@ struct ModelTable {
     preset: String,
     transformer: Option<TransformerConfig>,
     checkpoint: Option<PathBuf>,
+    chat_template: bool,
+    system_prompt: Option<String>,
 }
 
 impl Default for ModelTable {
@@ -148,11 +176,15 @@ impl Default for ModelTable {
             preset,
             transformer,
             checkpoint,
+            chat_template,
+            system_prompt,
         } = ModelConfig::default();
         Self {
             preset,
             transformer,
             checkpoint,
+            chat_template,
+            system_prompt,
         }
     }
 }
@@ -195,6 +227,8 @@ impl<'de> Deserialize<'de> for ModelConfig {
                     preset: table.preset,
                     transformer: table.transformer,
                     checkpoint: table.checkpoint,
+                    chat_template: table.chat_template,
+                    system_prompt: table.system_prompt,
                 })
             }
         }
@@ -208,11 +242,28 @@ impl Default for ModelConfig {
             preset: "tiny".into(),
             transformer: None,
             checkpoint: None,
+            chat_template: true,
+            system_prompt: None,
         }
     }
 }
 
 impl ModelConfig {
+    /// A checkpoint's tokenizer with its chat template attached, unless the checkpoint has none
+    /// or the config turned it off.
+    pub fn prompt_tokenizer(
+        &self,
+        tokenizer: TextTokenizer,
+        template: Option<&ChatTemplate>,
+    ) -> Result<TextTokenizer> {
+        Ok(match template {
+            Some(template) if self.chat_template => {
+                tokenizer.with_chat_template(template.clone(), self.system_prompt.as_deref())?
+            }
+            _ => tokenizer,
+        })
+    }
+
     pub fn resolve(&self, vocab_size: usize) -> Result<TransformerConfig> {
         match &self.transformer {
             Some(config) if config.vocab_size < vocab_size => {
@@ -364,6 +415,20 @@ impl Default for EvalConfig {
     }
 }
 
+/// `overlay`'s keys into `base`: tables merge recursively, every other value replaces.
+fn merge_tables(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => {
+                merge_tables(inner, value)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
 impl ExperimentConfig {
     /// Reads a TOML file; unknown keys are errors that name the key.
     pub fn from_file(path: &Path) -> Result<Self> {
@@ -372,6 +437,24 @@ impl ExperimentConfig {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Reads a TOML file whose keys replace those of `base` (tables merge key by key), so a
+    /// file for a track with its own defaults names only what it changes.
+    pub fn from_file_over(path: &Path, base: &Self) -> Result<Self> {
+        let config_error = |message: String| ExperimentError::Config {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| ExperimentError::io(path, e))?;
+        let file: toml::Table = toml::from_str(&text).map_err(|e| config_error(e.to_string()))?;
+        let mut merged = toml::Table::try_from(base)?;
+        merge_tables(&mut merged, file);
+        let config: Self = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| config_error(e.to_string()))?;
         config.check()?;
         Ok(config)
     }

@@ -4,7 +4,7 @@
 //!
 //! | binary | what |
 //! |---|---|
-//! | `reproduce` | every table below on small defaults; one Markdown report with plots |
+//! | `reproduce` | every table below on small defaults; one Markdown report with plots; `--track llm` runs the recommendation tables with a pretrained LLM on a real log ([`llm_track`]); `--seeds N` reports over seeds |
 //! | `sdpo` | SFT vs DPO vs S-DPO (K ∈ {1, 3, 8, 15}) vs DMPO (paper and official) vs DynamicPO vs LiPO-λ, and S-DPO's β sweep |
 //! | `rosepo` | RosePO's rejected-sampling strategies, bias mitigations and personalized smoothing |
 //! | `prlhf` | vanilla DPO vs P-DPO (individual and cluster user models, several α and user-token counts) on conflicting preferences |
@@ -24,7 +24,7 @@
 //!   plots ([`common`]), the report writer ([`report`]), the TOML [`config`] and the
 //!   [`error`] type.
 //!
-//! [`runner`] runs a set of experiments into one report; [`data_cli`] and [`pipeline_cli`] are
+//! [`runner`] runs a set of experiments into one report (or one per seed and one over seeds); [`data_cli`] and [`pipeline_cli`] are
 //! the `prefopt` subcommands. `tests/module_layers.rs` checks that no module imports upwards.
 
 mod checks;
@@ -32,6 +32,7 @@ pub mod common;
 pub mod config;
 pub mod data_cli;
 pub mod error;
+pub mod llm_track;
 pub mod lore;
 pub mod personal;
 pub mod pipeline_cli;

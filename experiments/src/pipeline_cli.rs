@@ -170,6 +170,7 @@ fn report(pipeline: &RecPipeline, outcomes: &[Outcome], out: &Path, start: Insta
             title: "prefopt pipeline".into(),
             command: command_line(),
             seed: config.seed,
+            seeds: Vec::new(),
             git_revision: git_revision(),
             data: config.data.dir.display().to_string(),
             data_rows: format!(

@@ -30,14 +30,23 @@ pub struct TableArgs {
     /// Overrides the config's dataset folder.
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Runs everything once per seed (the seed, then the next ones), each into
+    /// `<out>/seed-<s>/`, and reports every method as mean ± 95% CI over seeds in `<out>`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seeds: u64,
 }
 
 impl TableArgs {
     pub fn config(&self) -> Result<ExperimentConfig> {
-        let mut config = match &self.config {
+        let config = match &self.config {
             Some(path) => ExperimentConfig::from_file(path)?,
             None => ExperimentConfig::default(),
         };
+        self.with_overrides(config)
+    }
+
+    /// `config` with this command line's device, seed and data folder, checked.
+    pub fn with_overrides(&self, mut config: ExperimentConfig) -> Result<ExperimentConfig> {
         config.override_run(self.device.as_deref(), self.seed);
         if let Some(data) = &self.data {
             config.data.dir = data.clone();
@@ -62,6 +71,41 @@ impl TableId {
     fn is_recommendation(self) -> bool {
         matches!(self, Self::Sdpo | Self::Rosepo)
     }
+}
+
+/// Runs every table in `which` once per seed of `seeds` (from the config's seed on): with one
+/// seed, the report of [`run_tables`]; with more, each seed's report in `out/seed-<s>/` and the
+/// report over seeds in `out`.
+pub fn run_seeds(
+    config: ExperimentConfig,
+    out: &Path,
+    which: &[TableId],
+    title: &str,
+    command: &str,
+    seeds: u64,
+) -> Result<Report> {
+    if seeds <= 1 {
+        return run_tables(config, out, which, title, command);
+    }
+    let start = Instant::now();
+    let mut runs = Vec::new();
+    for seed in (0..seeds).map(|i| config.seed.wrapping_add(i)) {
+        eprintln!("seed {seed} ({} of {seeds})", runs.len() + 1);
+        let seed_config = ExperimentConfig {
+            seed,
+            ..config.clone()
+        };
+        let dir = out.join(format!("seed-{seed}"));
+        runs.push((seed, run_tables(seed_config, &dir, which, title, command)?));
+    }
+    let report = crate::report::seeds::over_seeds(&runs, out, start.elapsed().as_secs_f64())?;
+    report.write(out, &config)?;
+    eprintln!(
+        "wrote {} over {seeds} seeds ({:.1} s)",
+        out.join("results.md").display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(report)
 }
 
 /// Runs every table in `which` (the recommendation tables from one SFT model) and writes the
@@ -130,6 +174,7 @@ pub fn run_tables(
             title: title.into(),
             command: command.into(),
             seed: config.seed,
+            seeds: Vec::new(),
             git_revision: git_revision(),
             data: data.join("; "),
             data_rows: data_rows.join("; "),
@@ -164,11 +209,16 @@ fn describe_rec_model(config: &ExperimentConfig, pipeline: &RecPipeline) -> Stri
     });
     match (&config.model.checkpoint, &config.model.transformer) {
         (Some(dir), _) => format!(
-            "checkpoint `{}`: d_model {}, {} layers, {} parameters (text tokens){lora}",
+            "checkpoint `{}`: d_model {}, {} layers, {} parameters (text tokens{}){lora}",
             dir.display(),
             pipeline.model_config.d_model,
             pipeline.model_config.layers,
-            pipeline.model_config.parameter_count()
+            pipeline.model_config.parameter_count(),
+            if pipeline.tokenizer.uses_chat_template() {
+                ", prompts in its chat template"
+            } else {
+                ""
+            }
         ),
         (None, Some(t)) => format!(
             "custom transformer, {} parameters{lora}",
@@ -208,6 +258,11 @@ fn run_recommendation_tables(
     );
     let sft = pipeline.sft(Some(&out.join("logs")))?;
     let sft_evaluation = pipeline.evaluate_test(sft.model())?;
+    sft_evaluation.write_answers(
+        &out.join("logs")
+            .join(crate::rec::table::answers_file("SFT")),
+        &pipeline.dataset.items.titles,
+    )?;
     eprintln!(
         "  SFT{:<37} HR@1 {:.3}   ({:.1} s)",
         "",
@@ -252,10 +307,16 @@ pub fn command_line() -> String {
 /// The `main` of a table binary: parse `TableArgs`, run, print an error without a backtrace
 /// and exit non-zero on failure.
 pub fn table_main(args: &TableArgs, which: &[TableId], title: &str) -> std::process::ExitCode {
-    match args
-        .config()
-        .and_then(|config| run_tables(config, &args.out, which, title, &command_line()))
-    {
+    finish(
+        args.config().and_then(|config| {
+            run_seeds(config, &args.out, which, title, &command_line(), args.seeds)
+        }),
+    )
+}
+
+/// Exits zero on success; prints the error without a backtrace and exits non-zero otherwise.
+pub fn finish<T>(result: Result<T>) -> std::process::ExitCode {
+    match result {
         Ok(_) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

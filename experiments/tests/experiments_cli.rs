@@ -281,15 +281,9 @@ fn every_binary_has_help() {
     }
 }
 
-/// `model = "<checkpoint folder>"` with `lora = {…}`: SFT and S-DPO run on a Hugging Face
-/// checkpoint (the models crate's Llama fixture) through the same binary, the preference
-/// adapter is written as PEFT files, and the saved policy evaluates to the reported numbers.
-#[test]
-fn a_pretrained_checkpoint_with_lora_runs_sft_and_sdpo() {
-    let out = scratch("pretrained");
-    std::fs::create_dir_all(&out).unwrap();
-    // The fixture with a longer nominal context: the catalog prompts run past its 512
-    // positions, and rotary positions have no table to outgrow.
+/// A copy of the models crate's Llama fixture under `out` with a longer nominal context: the
+/// catalog prompts run past its 512 positions, and rotary positions have no table to outgrow.
+fn llama_fixture(out: &Path) -> PathBuf {
     let checkpoint = out.join("llama-tiny");
     std::fs::create_dir_all(&checkpoint).unwrap();
     let fixture =
@@ -303,6 +297,16 @@ fn a_pretrained_checkpoint_with_lora_runs_sft_and_sdpo() {
         "\"max_position_embeddings\": 2048",
     );
     std::fs::write(checkpoint.join("config.json"), config_json).unwrap();
+    checkpoint
+}
+
+/// `model = "<checkpoint folder>"` with `lora = {…}`: SFT and S-DPO run on a Hugging Face
+/// checkpoint (the models crate's Llama fixture) through the same binary, the preference
+/// adapter is written as PEFT files, and the saved policy evaluates to the reported numbers.
+#[test]
+fn a_pretrained_checkpoint_with_lora_runs_sft_and_sdpo() {
+    let out = scratch("pretrained");
+    let checkpoint = llama_fixture(&out);
     let config = out.join("pretrained.toml");
     std::fs::write(
         &config,
@@ -381,5 +385,122 @@ fn text_policy_experiments_run_on_a_checkpoint_with_lora() {
             "{report}"
         );
     }
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// `reproduce --track llm` runs the recommendation tables on a pretrained checkpoint whose
+/// prompts go through its chat template, once per seed with `--seeds 2`: each seed's report in
+/// its folder, every greedy answer written beside the logs, and the report over seeds with its
+/// per-seed tables and claims judged on the seeds.
+#[test]
+fn the_llm_track_runs_over_seeds_on_a_chat_checkpoint() {
+    let out = scratch("llm-track");
+    let checkpoint = llama_fixture(&out);
+    std::fs::write(
+        checkpoint.join("tokenizer_config.json"),
+        serde_json::json!({
+            "chat_template": "{% for m in messages %}<{{ m.role }}> {{ m.content }}\n{% endfor %}\
+                              {% if add_generation_prompt %}<assistant> {% endif %}",
+            "eos_token": "</s>",
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let config = out.join("llm.toml");
+    std::fs::write(
+        &config,
+        "[data]\nmax_train = 16\nmax_valid = 4\nmax_test = 8\n\
+         [sft]\nepochs = 1\nbatch_size = 8\n\
+         [preference.train]\nbatch_size = 8\n\
+         [eval]\nmax_tokens = 4\n\
+         [sdpo]\nnegatives = [1, 3]\n",
+    )
+    .unwrap();
+    let report_dir = out.join("report");
+    let output = run(
+        env!("CARGO_BIN_EXE_reproduce"),
+        &[
+            "--track",
+            "llm",
+            "--model",
+            checkpoint.to_str().unwrap(),
+            "--data",
+            "../datasets/rec-small",
+            "--config",
+            config.to_str().unwrap(),
+            "--seeds",
+            "2",
+            "--out",
+            report_dir.to_str().unwrap(),
+        ],
+    );
+    ok(&output);
+    let report = read(&report_dir.join("results.md"));
+    assert!(report.contains("| seeds | 0, 1 "), "{report}");
+    assert!(report.contains("prompts in its chat template"), "{report}");
+    assert!(report.contains("(mean over 2 seeds)"), "{report}");
+    assert!(report.contains("of each seed (95% CI over its test examples)"));
+    assert!(report.contains("| seed 0 | seed 1 |"), "{report}");
+    assert!(report.contains("seed 0: ") && report.contains("seed 1: "));
+    assert!(
+        !report.contains("P-RLHF"),
+        "the LLM track runs the recommendation tables"
+    );
+    assert!(report_dir.join("sdpo_seeds.svg").is_file());
+    for seed in ["seed-0", "seed-1"] {
+        let seed_report = read(&report_dir.join(seed).join("results.md"));
+        assert!(seed_report.contains("| S-DPO | K=3"), "{seed_report}");
+        let answers = read(&report_dir.join(seed).join("logs/sft.answers.jsonl"));
+        assert_eq!(answers.lines().count(), 8, "{answers}");
+        let line: serde_json::Value =
+            serde_json::from_str(answers.lines().next().unwrap()).unwrap();
+        assert!(
+            line["answer"].is_string() && line["target"].is_string(),
+            "{line}"
+        );
+    }
+    // The seeds train different models: their SFT rows differ somewhere.
+    assert_ne!(
+        read(&report_dir.join("seed-0/results.csv")),
+        read(&report_dir.join("seed-1/results.csv"))
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// The default track takes `--seeds` too, and the track without a model says what to pass.
+#[test]
+fn reproduce_reports_over_seeds_and_the_llm_track_needs_a_model() {
+    let out = scratch("seeds");
+    let output = run(
+        env!("CARGO_BIN_EXE_reproduce"),
+        &[
+            "--config",
+            "tests/tiny.toml",
+            "--seeds",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    ok(&output);
+    let report = read(&out.join("results.md"));
+    assert!(report.contains("| seeds | 3, 4 "), "{report}");
+    for heading in ["P-RLHF", "LoRe", "RPO", "S-DPO", "RosePO"] {
+        assert!(report.contains(heading), "{heading}: {report}");
+    }
+    assert!(out.join("seed-3/results.md").is_file() && out.join("seed-4/results.md").is_file());
+    let csv = read(&out.join("results.csv"));
+    assert!(csv.lines().any(|l| l.starts_with("sdpo,SFT,")), "{csv}");
+
+    let output = run(
+        env!("CARGO_BIN_EXE_reproduce"),
+        &["--track", "llm", "--out", out.join("llm").to_str().unwrap()],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--model") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&out).unwrap();
 }

@@ -13,11 +13,11 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{DType, Device};
-use prefopt_models::chat::ChatMessage;
+use prefopt_models::chat::{ChatMessage, ChatTemplate};
 use prefopt_models::generate::{GenerateConfig, generate};
 use prefopt_models::gguf;
 use prefopt_models::pretrained::Pretrained;
-use prefopt_models::tokenizer::Tokenizer;
+use prefopt_models::tokenizer::{Prompt, Tokenizer};
 use prefopt_models::transformer::{PackedBatch, Transformer};
 use serde::Deserialize;
 
@@ -237,7 +237,47 @@ fn check_chat(json: &Path, pretrained: &Pretrained, chat: &Chat) -> Vec<String> 
         )),
         Err(e) => problems.push(format!("{}: {e}", json.display())),
     }
+    problems.extend(check_chat_prompt(json, pretrained, template, chat));
     problems
+}
+
+/// A conversation of an optional system message and one user turn, with the generation prompt,
+/// is what the tokenizer's chat mode encodes as a prompt: it must give the reference ids.
+fn check_chat_prompt(
+    json: &Path,
+    pretrained: &Pretrained,
+    template: &ChatTemplate,
+    chat: &Chat,
+) -> Vec<String> {
+    let (system, user) = match chat.messages.as_slice() {
+        [user] if user.role == "user" => (None, user),
+        [system, user] if system.role == "system" && user.role == "user" => {
+            (Some(system.content.as_str()), user)
+        }
+        _ => return Vec::new(),
+    };
+    if !chat.add_generation_prompt {
+        return Vec::new();
+    }
+    let prompt = pretrained
+        .tokenizer
+        .clone()
+        .with_chat_template(template.clone(), system)
+        .and_then(|t| {
+            t.encode_prompt(&Prompt {
+                text: &user.content,
+                ..Prompt::default()
+            })
+        });
+    match prompt {
+        Ok(ids) if ids == chat.input_ids => Vec::new(),
+        Ok(ids) => vec![format!(
+            "{}: the chat-mode prompt encodes to {ids:?}, the reference {:?}",
+            json.display(),
+            chat.input_ids
+        )],
+        Err(e) => vec![format!("{}: chat-mode prompt: {e}", json.display())],
+    }
 }
 
 #[test]

@@ -4,6 +4,7 @@
 mod common;
 
 use prefopt_data::PreferenceRecord;
+use prefopt_models::chat::ChatTemplate;
 use prefopt_models::tokenizer::{
     ItemTokenizer, Prompt, Response, TextTokenizer, Tokenizer, encode_record,
 };
@@ -132,4 +133,73 @@ fn a_trained_bpe_round_trips_and_reloads() {
     );
     let missing = TextTokenizer::from_file(&scratch.path().join("nope.json")).unwrap_err();
     assert!(missing.to_string().contains("nope.json"), "{missing}");
+}
+
+/// In chat mode a prompt is the template's rendering of an optional system message and the
+/// user's turn with the assistant's turn opened, tokenized with no `bos` of its own; responses
+/// are unchanged.
+#[test]
+fn a_chat_template_lays_prompts_out_as_a_user_turn() {
+    let records = synthetic_rec("train");
+    let texts: Vec<String> = records
+        .iter()
+        .take(200)
+        .flat_map(|r| [r.prompt.clone(), r.chosen.clone()])
+        .collect();
+    let plain = TextTokenizer::train_bpe(texts.iter().map(String::as_str), 400).unwrap();
+    let template = ChatTemplate {
+        source:
+            "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}<eos>{% endfor %}\
+                 {% if add_generation_prompt %}[assistant] {% endif %}"
+                .into(),
+        bos_token: "<bos>".into(),
+        eos_token: "<eos>".into(),
+    };
+    let prompt = Prompt {
+        text: &records[0].prompt,
+        ..Prompt::default()
+    };
+    let chat = plain
+        .clone()
+        .with_chat_template(template.clone(), Some("Recommend one title."))
+        .unwrap();
+    assert_eq!(chat.chat_template(), Some(&template));
+    let expected = plain
+        .encode(&format!(
+            "<bos>[system] Recommend one title.<eos>[user] {}<eos>[assistant] ",
+            records[0].prompt
+        ))
+        .unwrap();
+    assert_eq!(chat.encode_prompt(&prompt).unwrap(), expected);
+    assert_eq!(expected[0], plain.special().bos, "the template placed bos");
+    assert_eq!(
+        expected
+            .iter()
+            .filter(|&&t| t == plain.special().bos)
+            .count(),
+        1,
+        "no second bos is added"
+    );
+    let without_system = plain.clone().with_chat_template(template, None).unwrap();
+    let ids = without_system.encode_prompt(&prompt).unwrap();
+    assert!(ids.len() < expected.len());
+    let response = Response {
+        text: &records[0].chosen,
+        item: None,
+    };
+    assert_eq!(
+        chat.encode_response(&response).unwrap(),
+        plain.encode_response(&response).unwrap()
+    );
+
+    let broken = ChatTemplate {
+        source: "{{ raise_exception('no system messages') }}".into(),
+        bos_token: String::new(),
+        eos_token: String::new(),
+    };
+    let error = plain
+        .with_chat_template(broken, None)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("no system messages"), "{error}");
 }

@@ -29,6 +29,7 @@ pub fn claim_from_values(
     Ok(Claim {
         statement: statement.into(),
         verdict: Verdict::of_difference(oriented_mean, oriented_low),
+        difference: Some(oriented_mean),
         evidence: format!(
             "{metric}: {a_name} {:.3} vs {b_name} {:.3}; Δ {:+.3} [{:+.3}, {:+.3}], p = {}",
             mean(a),

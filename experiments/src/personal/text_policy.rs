@@ -63,7 +63,9 @@ impl TextPolicy {
         if let Some(dir) = &config.model.checkpoint {
             let loaded = Pretrained::load(dir, &device, DType::F32)?;
             return Ok(Self {
-                tokenizer: loaded.tokenizer,
+                tokenizer: config
+                    .model
+                    .prompt_tokenizer(loaded.tokenizer, loaded.chat_template.as_ref())?,
                 model_config: loaded.model.config.clone(),
                 device,
                 pretrained: Some(loaded.model),

@@ -7,7 +7,10 @@ use prefopt_data::convert::{ItemTable, read_items};
 use prefopt_data::{PreferenceDataset, PreferenceRecord, ReadOptions};
 use prefopt_models::tokenizer::EncodedExample;
 
-use crate::config::DataConfig;
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+
+use crate::config::{DataConfig, RowSample};
 use crate::error::{ExperimentError, Result};
 
 /// The splits of a folder written by `prefopt data convert` or `prefopt data generate`.
@@ -20,7 +23,60 @@ pub struct RecDataset {
     pub items: ItemTable,
 }
 
-fn read_split(dir: &Path, split: &str, limit: Option<usize>) -> Result<Vec<PreferenceRecord>> {
+/// Every row of `dataset`, or `limit` of them chosen as `sample` says. A random sample streams
+/// the file and keeps only the chosen rows, so a split of millions of rows is never held whole.
+fn read_rows(
+    dataset: &PreferenceDataset,
+    limit: Option<usize>,
+    sample: RowSample,
+    seed: u64,
+) -> Result<Vec<PreferenceRecord>> {
+    let rows = dataset.num_rows()? as usize;
+    let Some(limit) = limit.filter(|&l| l < rows) else {
+        return Ok(dataset.read_all(ReadOptions::default())?.0);
+    };
+    let keep: Vec<usize> = match sample {
+        RowSample::First => (0..limit).collect(),
+        RowSample::Random => {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let mut chosen = rand::seq::index::sample(&mut rng, rows, limit).into_vec();
+            chosen.sort_unstable();
+            chosen
+        }
+    };
+    let mut records = Vec::with_capacity(limit);
+    let (mut offset, mut next) = (0usize, 0usize);
+    for batch in dataset.reader(ReadOptions::default()) {
+        let batch = batch?;
+        let end = offset + batch.len();
+        let mut batch = batch.into_iter();
+        let mut at = offset;
+        while next < keep.len() && keep[next] < end {
+            let record = batch.nth(keep[next] - at).ok_or_else(|| {
+                ExperimentError::Invalid(format!(
+                    "{}: row {} vanished while reading",
+                    dataset.root().display(),
+                    keep[next]
+                ))
+            })?;
+            records.push(record);
+            at = keep[next] + 1;
+            next += 1;
+        }
+        offset = end;
+        if next == keep.len() {
+            break;
+        }
+    }
+    Ok(records)
+}
+
+fn read_split(
+    dir: &Path,
+    split: &str,
+    limit: Option<usize>,
+    config: &DataConfig,
+) -> Result<Vec<PreferenceRecord>> {
     let path = dir.join(format!("{split}.parquet"));
     if !path.exists() {
         return Err(ExperimentError::Data(
@@ -30,10 +86,13 @@ fn read_split(dir: &Path, split: &str, limit: Option<usize>) -> Result<Vec<Prefe
             },
         ));
     }
-    let (mut records, _) = PreferenceDataset::open(&path)?.read_all(ReadOptions::default())?;
-    if let Some(limit) = limit {
-        records.truncate(limit);
-    }
+    // Each split draws its own sample.
+    let stream = ["train", "valid", "test"]
+        .iter()
+        .position(|s| *s == split)
+        .unwrap_or(3) as u64;
+    let seed = config.sample_seed ^ (stream + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let records = read_rows(&PreferenceDataset::open(&path)?, limit, config.sample, seed)?;
     // The experiments rank candidates and draw negatives by item id.
     if let Some(row) = records.iter().position(|r| {
         r.chosen_item.is_none() || r.candidate_items.is_none() || r.history_items.is_none()
@@ -53,9 +112,9 @@ impl RecDataset {
         let dir = config.dir.clone();
         let items = read_items(&dir.join("items.parquet"))?;
         let dataset = Self {
-            train: read_split(&dir, "train", config.max_train)?,
-            valid: read_split(&dir, "valid", config.max_valid)?,
-            test: read_split(&dir, "test", config.max_test)?,
+            train: read_split(&dir, "train", config.max_train, config)?,
+            valid: read_split(&dir, "valid", config.max_valid, config)?,
+            test: read_split(&dir, "test", config.max_test, config)?,
             items,
             dir,
         };
@@ -102,4 +161,47 @@ pub fn encode(
     records: &[PreferenceRecord],
 ) -> Result<Vec<EncodedExample>> {
     tokenizer.encode(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec_small(sample: RowSample, sample_seed: u64, max_train: Option<usize>) -> RecDataset {
+        RecDataset::load(&DataConfig {
+            dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/rec-small"),
+            max_train,
+            max_valid: Some(20),
+            max_test: Some(20),
+            sample,
+            sample_seed,
+        })
+        .unwrap()
+    }
+
+    /// A random sample is seeded, has distinct rows of the file in file order, and draws its
+    /// own rows per split; `first` keeps the head of the file.
+    #[test]
+    fn a_random_row_sample_is_seeded_distinct_and_in_file_order() {
+        let all = rec_small(RowSample::First, 0, None).train;
+        let position = |r: &PreferenceRecord| {
+            all.iter()
+                .position(|a| a == r)
+                .expect("a sampled row is a row of the file")
+        };
+        let sampled = rec_small(RowSample::Random, 7, Some(40));
+        let positions: Vec<usize> = sampled.train.iter().map(position).collect();
+        assert_eq!(positions.len(), 40);
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+        assert!(*positions.last().unwrap() > 40, "spread over the file");
+        let again = rec_small(RowSample::Random, 7, Some(40));
+        assert_eq!(again.train, sampled.train);
+        assert_eq!(again.test, sampled.test);
+        let other = rec_small(RowSample::Random, 8, Some(40));
+        assert_ne!(other.train, sampled.train);
+        let first = rec_small(RowSample::First, 7, Some(40));
+        assert_eq!(first.train, all[..40]);
+        // A limit above the file's rows keeps every row.
+        assert_eq!(rec_small(RowSample::Random, 7, Some(1 << 20)).train, all);
+    }
 }

@@ -26,6 +26,8 @@ pub struct Evaluation {
     pub targets: Vec<usize>,
     /// Greedy answers scored as text (when generation is on).
     pub answers: Option<Vec<AnswerOutcome>>,
+    /// The text of each greedy answer, in example order (when generation is on).
+    pub answer_texts: Option<Vec<String>>,
 }
 
 /// A per-example metric of an [`Evaluation`]: what claims and plots ask for by value, and
@@ -140,11 +142,51 @@ pub fn evaluate(
     let scores = candidate_scores(model, examples, batch_size, tokenizer.special().pad)?;
     let mut evaluation = Evaluation::from_scores(&scores, records)?;
     if let Some(config) = generation {
-        evaluation.answers = Some(answer_all(
-            model, tokenizer, examples, records, titles, config,
-        )?);
+        let (outcomes, texts) = answer_all(model, tokenizer, examples, records, titles, config)?
+            .into_iter()
+            .unzip();
+        evaluation.answers = Some(outcomes);
+        evaluation.answer_texts = Some(texts);
     }
     Ok(evaluation)
+}
+
+/// One line of an answers file: what a reader checks when ValidRatio or the generation
+/// HitRatio look wrong.
+#[derive(Serialize)]
+struct AnswerLine<'a> {
+    example: usize,
+    target: &'a str,
+    answer: &'a str,
+    #[serde(flatten)]
+    outcome: &'a AnswerOutcome,
+}
+
+impl Evaluation {
+    /// Writes every greedy answer with its target title and how it was scored, one JSON line
+    /// per test example, to `path` (nothing without generation).
+    pub fn write_answers(&self, path: &std::path::Path, titles: &[String]) -> Result<()> {
+        let (Some(outcomes), Some(texts)) = (&self.answers, &self.answer_texts) else {
+            return Ok(());
+        };
+        let mut out = String::new();
+        for (example, ((outcome, answer), &target)) in
+            outcomes.iter().zip(texts).zip(&self.targets).enumerate()
+        {
+            let line = AnswerLine {
+                example,
+                target: titles.get(target).map_or("", String::as_str),
+                answer,
+                outcome,
+            };
+            out.push_str(&serde_json::to_string(&line)?);
+            out.push('\n');
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| crate::ExperimentError::io(dir, e))?;
+        }
+        std::fs::write(path, out).map_err(|e| crate::ExperimentError::io(path, e))
+    }
 }
 
 impl Evaluation {
@@ -185,6 +227,7 @@ impl Evaluation {
             top_items,
             targets,
             answers: None,
+            answer_texts: None,
         })
     }
 }
@@ -196,7 +239,7 @@ fn answer_all(
     records: &[PreferenceRecord],
     titles: &[String],
     config: &GenerateConfig,
-) -> Result<Vec<AnswerOutcome>> {
+) -> Result<Vec<(AnswerOutcome, String)>> {
     let special = tokenizer.special();
     let catalog: Vec<&str> = titles.iter().map(String::as_str).collect();
     examples
@@ -222,7 +265,8 @@ fn answer_all(
                 .map(|&i| catalog[i as usize])
                 .collect();
             let target = example.candidates.as_ref().map_or(0, |c| c.target);
-            Ok(score_answer(&answer, &candidates, target, &catalog, index)?)
+            let outcome = score_answer(&answer, &candidates, target, &catalog, index)?;
+            Ok((outcome, answer))
         })
         .collect()
 }

@@ -92,7 +92,10 @@ impl RecPipeline {
         let (tokenizer, model_config, pretrained) = match &config.model.checkpoint {
             Some(dir) => {
                 let loaded = Pretrained::load(dir, &device, DType::F32)?;
-                let tokenizer = RecTokenizer::text(loaded.tokenizer, &dataset.items.titles);
+                let text = config
+                    .model
+                    .prompt_tokenizer(loaded.tokenizer, loaded.chat_template.as_ref())?;
+                let tokenizer = RecTokenizer::text(text, &dataset.items.titles);
                 (tokenizer, loaded.model.config.clone(), Some(loaded.model))
             }
             None => {

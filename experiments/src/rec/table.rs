@@ -16,6 +16,11 @@ use crate::rec::evaluate::Metric;
 use crate::rec::{Evaluation, RecPipeline, Run, SftStage};
 use crate::report::{Claim, Plot, Row};
 
+/// The file of a run's greedy test answers, beside its training log.
+pub fn answers_file(run: &str) -> String {
+    format!("{}.answers.jsonl", crate::common::logs::file_stem(run))
+}
+
 /// What every table shares: the pipeline, the SFT model and its test evaluation, the output
 /// folder.
 pub struct TableContext<'a> {
@@ -106,6 +111,10 @@ impl TableContext<'_> {
             .pipeline
             .preference(&name, self.sft, preference, Some(&self.logs()))?;
         let evaluation = self.pipeline.evaluate_test(&run.model)?;
+        evaluation.write_answers(
+            &self.logs().join(answers_file(&name)),
+            &self.pipeline.dataset.items.titles,
+        )?;
         if self.verbose {
             eprintln!(
                 "  {name:<40} HR@1 {:.3}   ({} rows, {:.1} s)",

@@ -39,6 +39,11 @@ impl RecTokenizer {
         }
     }
 
+    /// Whether prompts are laid out by a checkpoint's chat template.
+    pub fn uses_chat_template(&self) -> bool {
+        matches!(self, Self::Text { tokenizer, .. } if tokenizer.chat_template().is_some())
+    }
+
     fn inner(&self) -> &dyn Tokenizer {
         match self {
             Self::Items(tokenizer) => tokenizer,

@@ -2,6 +2,7 @@
 //! format), `results.json` (everything, machine-readable), `config.toml` (to repeat the run),
 //! SVG plots and the JSONL training logs.
 
+pub mod seeds;
 pub mod table;
 
 use std::fmt::Write as _;
@@ -52,6 +53,9 @@ pub struct Claim {
     pub statement: String,
     pub verdict: Verdict,
     pub evidence: String,
+    /// The difference the claim says is positive (its sign oriented so), when the claim is a
+    /// difference: what a report over seeds tests across them.
+    pub difference: Option<f64>,
 }
 
 /// A plot file of the output folder and its caption.
@@ -79,6 +83,8 @@ pub struct Meta {
     pub title: String,
     pub command: String,
     pub seed: u64,
+    /// Every seed of a report over seeds (empty for one run).
+    pub seeds: Vec<u64>,
     pub git_revision: String,
     pub data: String,
     pub data_rows: String,
@@ -126,18 +132,42 @@ impl Report {
         let _ = writeln!(out, "| | |\n|---|---|");
         let _ = writeln!(out, "| command | `{}` |", m.command);
         let _ = writeln!(out, "| git revision | `{}` |", m.git_revision);
-        let _ = writeln!(out, "| seed | {} |", m.seed);
+        if m.seeds.is_empty() {
+            let _ = writeln!(out, "| seed | {} |", m.seed);
+        } else {
+            let seeds: Vec<String> = m.seeds.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                out,
+                "| seeds | {} (each seed's own report: `seed-<s>/results.md`) |",
+                seeds.join(", ")
+            );
+        }
         let _ = writeln!(out, "| data | `{}` ({}) |", m.data, m.data_rows);
         let _ = writeln!(out, "| model | {} |", m.model);
         let _ = writeln!(out, "| device | {} |", m.device);
         let _ = writeln!(out, "| elapsed | {:.1} s |\n", m.elapsed_seconds);
-        let _ = writeln!(
-            out,
-            "Metrics are means over the test examples (prompts, or users for per-user accuracies) \
-             with the half-width of their 95% t interval; the Δ column is a paired t-test against \
-             the baseline row on the same examples. Every number \
-             comes from the training runs of this command; `config.toml` repeats it.\n"
-        );
+        if m.seeds.is_empty() {
+            let _ = writeln!(
+                out,
+                "Metrics are means over the test examples (prompts, or users for per-user accuracies) \
+                 with the half-width of their 95% t interval; the Δ column is a paired t-test against \
+                 the baseline row on the same examples. Every number \
+                 comes from the training runs of this command; `config.toml` repeats it.\n"
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "Each seed trains every model anew (initialisation, negatives, label noise, example \
+                 order). Metrics are the mean over the {} seeds of each seed's test mean, with the \
+                 half-width of the 95% t interval over seeds; the Δ column is a paired t-test over \
+                 seeds against the baseline row. The per-seed tables give each seed's mean with its \
+                 interval over test examples. A claim is judged on the seeds: its verdict comes \
+                 from the interval over seeds of its difference, and the evidence lists each seed's \
+                 own verdict. Every number comes from the training runs of this command; \
+                 `config.toml` repeats it.\n",
+                m.seeds.len()
+            );
+        }
         for section in &self.sections {
             let _ = writeln!(out, "## {}\n", section.heading);
             for paragraph in &section.paragraphs {

@@ -173,6 +173,7 @@ fn validity_claim(method: &Outcome, sft: &Outcome) -> Result<Claim> {
             statement: "ValidRatio stays near SFT's (§2(f) trend 2)".into(),
             verdict: Verdict::NotSignificant,
             evidence: "generation was off (eval.generation = false)".into(),
+            difference: None,
         });
     };
     let test = prefopt_eval::stats::paired_test(&a, &b)?;
@@ -196,6 +197,8 @@ fn validity_claim(method: &Outcome, sft: &Outcome) -> Result<Claim> {
             d.low,
             d.high
         ),
+        // A closeness claim, not a difference with a sign: judged seed by seed.
+        difference: None,
     })
 }
 
@@ -220,6 +223,7 @@ fn likelihood_claim(sdpo: &Outcome, dpo: &Outcome) -> Result<Claim> {
             "chosen log-ratio (β = 1) over the last 20% of updates: {} {s:+.3}, DPO {d:+.3} (training batches; no interval)",
             describe(sdpo)
         ),
+        difference: Some(s - d),
     })
 }
 

@@ -51,7 +51,7 @@ pub struct Decoded {
 pub trait Tokenizer: Debug + Send + Sync {
     fn vocab_size(&self) -> usize;
     fn special(&self) -> SpecialTokens;
-    /// Prompt tokens, starting with `bos`.
+    /// Prompt tokens, starting with `bos` (or as a chat template lays the turn out).
     fn encode_prompt(&self, prompt: &Prompt<'_>) -> Result<Vec<u32>>;
     /// Response tokens, ending with `eos`.
     fn encode_response(&self, response: &Response<'_>) -> Result<Vec<u32>>;

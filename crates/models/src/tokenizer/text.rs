@@ -9,6 +9,7 @@ use tokenizers::models::{ModelWrapper, TrainerWrapper};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 
 use super::{Decoded, Prompt, Response, SpecialTokens, Tokenizer};
+use crate::chat::{ChatMessage, ChatTemplate};
 use crate::error::{ModelError, Result};
 
 /// Special-token spellings tried, in order, when a loaded `tokenizer.json` does not say which
@@ -32,11 +33,32 @@ pub struct SpecialTokenIds {
     pub pad: Option<u32>,
 }
 
-/// A `tokenizers` tokenizer with the roles of its special tokens resolved.
+/// A `tokenizers` tokenizer with the roles of its special tokens resolved, and optionally the
+/// chat template prompts are rendered with.
 #[derive(Clone, Debug)]
 pub struct TextTokenizer {
     inner: tokenizers::Tokenizer,
     special: SpecialTokens,
+    chat: Option<ChatPrompt>,
+}
+
+/// How prompts are laid out as a conversation: the checkpoint's template and an optional
+/// system message before the user's turn.
+#[derive(Clone, Debug)]
+struct ChatPrompt {
+    template: ChatTemplate,
+    system: Option<String>,
+}
+
+impl ChatPrompt {
+    fn render(&self, user: &str) -> Result<String> {
+        let mut messages = Vec::with_capacity(2);
+        if let Some(system) = &self.system {
+            messages.push(ChatMessage::new("system", system));
+        }
+        messages.push(ChatMessage::new("user", user));
+        self.template.render(&messages, true)
+    }
 }
 
 impl TextTokenizer {
@@ -146,7 +168,36 @@ impl TextTokenizer {
         Ok(Self {
             inner,
             special: SpecialTokens { pad, bos, eos },
+            chat: None,
         })
+    }
+
+    /// Renders every prompt as the user turn of `template` (after a `system` message when one
+    /// is given; otherwise the template's own default, if it has one), ending where the
+    /// assistant's answer begins (`add_generation_prompt`), as an instruct checkpoint was tuned
+    /// to read it. The rendered text is tokenized as `transformers`' `apply_chat_template` does, with
+    /// no special tokens added: the template places `bos` itself where the model expects one.
+    /// Responses still end with `eos`, which for chat checkpoints is the end-of-turn token.
+    ///
+    /// Fails when the template cannot render a one-message conversation, so that a broken
+    /// template is found when it is attached rather than at the first prompt.
+    pub fn with_chat_template(
+        mut self,
+        template: ChatTemplate,
+        system: Option<&str>,
+    ) -> Result<Self> {
+        let chat = ChatPrompt {
+            template,
+            system: system.map(str::to_string),
+        };
+        chat.render("probe")?;
+        self.chat = Some(chat);
+        Ok(self)
+    }
+
+    /// The chat template prompts are rendered with, if any.
+    pub fn chat_template(&self) -> Option<&ChatTemplate> {
+        self.chat.as_ref().map(|c| &c.template)
     }
 
     /// Token ids of `text`, no special tokens added (what `transformers` gives with
@@ -182,9 +233,14 @@ impl Tokenizer for TextTokenizer {
     }
 
     fn encode_prompt(&self, prompt: &Prompt<'_>) -> Result<Vec<u32>> {
-        let mut tokens = vec![self.special.bos];
-        tokens.extend(self.encode_text(prompt.text)?);
-        Ok(tokens)
+        match &self.chat {
+            Some(chat) => self.encode_text(&chat.render(prompt.text)?),
+            None => {
+                let mut tokens = vec![self.special.bos];
+                tokens.extend(self.encode_text(prompt.text)?);
+                Ok(tokens)
+            }
+        }
     }
 
     fn encode_response(&self, response: &Response<'_>) -> Result<Vec<u32>> {
