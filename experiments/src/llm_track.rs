@@ -153,6 +153,16 @@ mod tests {
     }
 
     #[test]
+    fn the_gpu_config_scales_the_defaults_up() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/llm-gpu.toml");
+        let config = config(Some(&file), Some(Path::new("m.gguf"))).unwrap();
+        assert_eq!(config.device, "auto");
+        assert!(config.data.max_test > Some(DEFAULT_TEST));
+        assert_eq!(config.sdpo.negatives, [1, 3, 8, 15]);
+        assert_eq!(config.lora, default_config(Path::new("m.gguf")).lora);
+    }
+
+    #[test]
     fn the_track_without_a_model_is_an_error_that_says_what_to_pass() {
         let error = config(None, None).unwrap_err().to_string();
         assert!(error.contains("--model"), "{error}");

@@ -130,13 +130,7 @@ pub fn run_tables(
         let pipeline = RecPipeline::new(config.clone())?;
         sections.extend(run_recommendation_tables(&pipeline, out, &rec)?);
         data.push(config.data.dir.display().to_string());
-        data_rows.push(format!(
-            "{} train / {} valid / {} test prompts, {} items",
-            pipeline.train.len(),
-            pipeline.valid.len(),
-            pipeline.test.len(),
-            pipeline.dataset.items.len()
-        ));
+        data_rows.push(pipeline.describe_data());
         model.push(describe_rec_model(&config, &pipeline));
     }
     let personal = crate::personal::PersonalContext {
@@ -243,13 +237,7 @@ fn run_recommendation_tables(
     out: &Path,
     which: &[TableId],
 ) -> Result<Vec<crate::report::Section>> {
-    let data_rows = format!(
-        "{} train / {} valid / {} test prompts, {} items",
-        pipeline.train.len(),
-        pipeline.valid.len(),
-        pipeline.test.len(),
-        pipeline.dataset.items.len()
-    );
+    let data_rows = pipeline.describe_data();
     eprintln!("data: {} ({data_rows})", pipeline.dataset.dir.display());
     eprintln!(
         "model: {} parameters; SFT for {} epochs",
