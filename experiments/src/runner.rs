@@ -118,6 +118,8 @@ pub fn run_tables(
     command: &str,
 ) -> Result<Report> {
     let start = Instant::now();
+    // Read before training: the checkout may move while a long run trains.
+    let revision = git_revision();
     std::fs::create_dir_all(out).map_err(|e| crate::ExperimentError::io(out, e))?;
     let mut sections = Vec::new();
     let (mut data, mut data_rows, mut model) = (Vec::new(), Vec::new(), Vec::new());
@@ -169,7 +171,7 @@ pub fn run_tables(
             command: command.into(),
             seed: config.seed,
             seeds: Vec::new(),
-            git_revision: git_revision(),
+            git_revision: revision,
             data: data.join("; "),
             data_rows: data_rows.join("; "),
             model: model.join("; "),
