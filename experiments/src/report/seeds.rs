@@ -238,9 +238,13 @@ fn claim_over_seeds(claims: &[(u64, &Claim)]) -> Result<Claim> {
     let agreement = if unanimous {
         format!("the same in all {} seeds", claims.len())
     } else {
-        let holds = verdicts.iter().filter(|v| **v == Verdict::Holds).count();
+        let count = |verdict: Verdict| verdicts.iter().filter(|v| **v == verdict).count();
         format!(
-            "mixed: holds in {holds} of {} seeds, not in the others",
+            "mixed across seeds: holds in {}, same direction but not significant in {}, does not \
+             hold in {} of {}",
+            count(Verdict::Holds),
+            count(Verdict::NotSignificant),
+            count(Verdict::DoesNotHold),
             claims.len()
         )
     };
@@ -420,7 +424,9 @@ mod tests {
         let claim = &merged.sections[0].claims[0];
         assert_ne!(claim.verdict, Verdict::Holds);
         assert!(
-            claim.evidence.contains("mixed: holds in 1 of 2 seeds"),
+            claim
+                .evidence
+                .contains("mixed across seeds: holds in 1, same direction but not significant in 0, does not hold in 1 of 2"),
             "{}",
             claim.evidence
         );
