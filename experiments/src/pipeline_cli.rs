@@ -121,7 +121,22 @@ pub fn load_model(path: &Path, pipeline: &RecPipeline) -> Result<Transformer> {
     Ok(restored.model)
 }
 
-fn report(pipeline: &RecPipeline, outcomes: &[Outcome], out: &Path, start: Instant) -> Result<()> {
+/// When a command started, and the checkout's revision then (a long run may outlive it).
+struct Started {
+    at: Instant,
+    revision: String,
+}
+
+impl Started {
+    fn now() -> Self {
+        Self {
+            at: Instant::now(),
+            revision: git_revision(),
+        }
+    }
+}
+
+fn report(pipeline: &RecPipeline, outcomes: &[Outcome], out: &Path, start: Started) -> Result<()> {
     let columns = [
         "HR@1",
         "HR@5",
@@ -171,7 +186,7 @@ fn report(pipeline: &RecPipeline, outcomes: &[Outcome], out: &Path, start: Insta
             command: command_line(),
             seed: config.seed,
             seeds: Vec::new(),
-            git_revision: git_revision(),
+            git_revision: start.revision,
             data: config.data.dir.display().to_string(),
             data_rows: format!(
                 "{} train / {} valid / {} test prompts",
@@ -181,7 +196,7 @@ fn report(pipeline: &RecPipeline, outcomes: &[Outcome], out: &Path, start: Insta
             ),
             model: format!("{} parameters", pipeline.model_config.parameter_count()),
             device: config.device.clone(),
-            elapsed_seconds: start.elapsed().as_secs_f64(),
+            elapsed_seconds: start.at.elapsed().as_secs_f64(),
         },
         sections: vec![Section {
             heading: format!("objective `{}`", config.preference.objective.name()),
@@ -197,7 +212,7 @@ fn report(pipeline: &RecPipeline, outcomes: &[Outcome], out: &Path, start: Insta
 
 impl TrainArgs {
     pub fn run(&self) -> Result<()> {
-        let start = Instant::now();
+        let start = Started::now();
         let pipeline = self.pipeline.pipeline()?;
         std::fs::create_dir_all(&self.out).map_err(|e| ExperimentError::io(&self.out, e))?;
         let logs = self.out.join("logs");
@@ -281,7 +296,7 @@ impl TrainArgs {
 
 impl EvalArgs {
     pub fn run(&self) -> Result<()> {
-        let start = Instant::now();
+        let start = Started::now();
         let pipeline = self.pipeline.pipeline()?;
         let model = load_model(&self.checkpoint, &pipeline)?;
         let evaluation = pipeline.evaluate_test(&model)?;
