@@ -30,6 +30,11 @@ pub const DEFAULT_TEST: usize = 48;
 
 /// The track's defaults for `model` (a Hugging Face folder or a `.gguf` file).
 pub fn default_config(model: &Path) -> ExperimentConfig {
+    defaults(Some(model))
+}
+
+/// The track's defaults, with no checkpoint when no model was named (a config file may name it).
+fn defaults(model: Option<&Path>) -> ExperimentConfig {
     let base = ExperimentConfig::default();
     let stage = |epochs: usize, lr: f64| TrainConfig {
         epochs,
@@ -50,7 +55,7 @@ pub fn default_config(model: &Path) -> ExperimentConfig {
             sample_seed: 0,
         },
         model: ModelConfig {
-            checkpoint: Some(model.to_path_buf()),
+            checkpoint: model.map(Path::to_path_buf),
             ..ModelConfig::default()
         },
         lora: Some(LoraConfig {
@@ -83,30 +88,17 @@ pub fn default_config(model: &Path) -> ExperimentConfig {
 /// The config of the track: the defaults for `model`, with the keys of `file` over them when
 /// one is given (`model` still names the checkpoint when both do).
 pub fn config(file: Option<&Path>, model: Option<&Path>) -> Result<ExperimentConfig> {
-    let mut config = match (file, model) {
-        (Some(file), model) => {
-            ExperimentConfig::from_file_over(file, &default_config(model.unwrap_or(Path::new(""))))?
-        }
-        (None, Some(model)) => default_config(model),
-        (None, None) => {
-            return Err(ExperimentError::Invalid(
-                "--track llm needs --model <Hugging Face folder or .gguf file> \
-                 (tools/fetch-smollm2.sh DIR fetches SmolLM2-135M-Instruct)"
-                    .into(),
-            ));
-        }
+    let mut config = match file {
+        Some(file) => ExperimentConfig::from_file_over(file, &defaults(model))?,
+        None => defaults(model),
     };
-    if let (Some(_), Some(model)) = (file, model) {
+    if let Some(model) = model {
         config.model.checkpoint = Some(model.to_path_buf());
     }
-    if config
-        .model
-        .checkpoint
-        .as_ref()
-        .is_none_or(|c| c.as_os_str().is_empty())
-    {
+    if config.model.checkpoint.is_none() {
         return Err(ExperimentError::Invalid(
-            "the LLM track needs a pretrained checkpoint: pass --model or set `model` in the config"
+            "--track llm needs --model <Hugging Face folder or .gguf file> or `model` in the \
+             config (tools/fetch-smollm2.sh DIR fetches SmolLM2-135M-Instruct)"
                 .into(),
         ));
     }
@@ -142,6 +134,10 @@ mod tests {
         assert_eq!(config.data.sample, RowSample::Random);
         assert_eq!(config.lora, defaults.lora);
         assert_eq!(config.sdpo, defaults.sdpo);
+        std::fs::write(&file, "model = \"f.gguf\"\n").unwrap();
+        let named = super::config(Some(&file), None).unwrap();
+        assert_eq!(named.model.checkpoint.as_deref(), Some(Path::new("f.gguf")));
+        assert_eq!(named.lora, defaults.lora);
         std::fs::write(&file, "[data]\nmax_trian = 1\n").unwrap();
         let error = super::config(Some(&file), Some(Path::new("m.gguf")))
             .unwrap_err()

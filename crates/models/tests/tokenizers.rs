@@ -77,15 +77,22 @@ fn records_encode_with_candidates_and_errors_name_the_row() {
     );
 }
 
-#[test]
-fn a_trained_bpe_round_trips_and_reloads() {
+/// The synthetic training records and a BPE of at most `vocab_size` tokens trained on the
+/// prompts and chosen answers of the first `rows` of them.
+fn bpe_on_synthetic_rec(rows: usize, vocab_size: usize) -> (Vec<PreferenceRecord>, TextTokenizer) {
     let records = synthetic_rec("train");
     let texts: Vec<String> = records
         .iter()
-        .take(400)
+        .take(rows)
         .flat_map(|r| [r.prompt.clone(), r.chosen.clone()])
         .collect();
-    let tokenizer = TextTokenizer::train_bpe(texts.iter().map(String::as_str), 600).unwrap();
+    let tokenizer = TextTokenizer::train_bpe(texts.iter().map(String::as_str), vocab_size).unwrap();
+    (records, tokenizer)
+}
+
+#[test]
+fn a_trained_bpe_round_trips_and_reloads() {
+    let (records, tokenizer) = bpe_on_synthetic_rec(400, 600);
     assert!(tokenizer.vocab_size() <= 600 && tokenizer.vocab_size() > 256);
     let special = tokenizer.special();
     assert_eq!((special.pad, special.bos, special.eos), (0, 1, 2));
@@ -140,13 +147,7 @@ fn a_trained_bpe_round_trips_and_reloads() {
 /// are unchanged.
 #[test]
 fn a_chat_template_lays_prompts_out_as_a_user_turn() {
-    let records = synthetic_rec("train");
-    let texts: Vec<String> = records
-        .iter()
-        .take(200)
-        .flat_map(|r| [r.prompt.clone(), r.chosen.clone()])
-        .collect();
-    let plain = TextTokenizer::train_bpe(texts.iter().map(String::as_str), 400).unwrap();
+    let (records, plain) = bpe_on_synthetic_rec(200, 400);
     let template = ChatTemplate {
         source:
             "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}<eos>{% endfor %}\

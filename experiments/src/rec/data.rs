@@ -23,17 +23,19 @@ pub struct RecDataset {
     pub items: ItemTable,
 }
 
-/// Every row of `dataset`, or `limit` of them chosen as `sample` says. A random sample streams
-/// the file and keeps only the chosen rows, so a split of millions of rows is never held whole.
+/// Every row of `dataset`, or `limit` of them chosen as `sample` says, each with its row number
+/// in the file (what errors name). A random sample streams the file and keeps only the chosen
+/// rows, so a split of millions of rows is never held whole.
 fn read_rows(
     dataset: &PreferenceDataset,
     limit: Option<usize>,
     sample: RowSample,
     seed: u64,
-) -> Result<Vec<PreferenceRecord>> {
+) -> Result<Vec<(usize, PreferenceRecord)>> {
     let rows = dataset.num_rows()? as usize;
     let Some(limit) = limit.filter(|&l| l < rows) else {
-        return Ok(dataset.read_all(ReadOptions::default())?.0);
+        let (records, _) = dataset.read_all(ReadOptions::default())?;
+        return Ok(records.into_iter().enumerate().collect());
     };
     let keep: Vec<usize> = match sample {
         RowSample::First => (0..limit).collect(),
@@ -59,7 +61,7 @@ fn read_rows(
                     keep[next]
                 ))
             })?;
-            records.push(record);
+            records.push((keep[next], record));
             at = keep[next] + 1;
             next += 1;
         }
@@ -71,11 +73,15 @@ fn read_rows(
     Ok(records)
 }
 
+/// The rows of `dir/<split>.parquet` the limit keeps, checked: not empty, with the item-id
+/// columns, every id in the catalog of `catalog` items. Errors name the file's own row.
 fn read_split(
     dir: &Path,
     split: &str,
     limit: Option<usize>,
-    config: &DataConfig,
+    sample: RowSample,
+    seed: u64,
+    catalog: i64,
 ) -> Result<Vec<PreferenceRecord>> {
     let path = dir.join(format!("{split}.parquet"));
     if !path.exists() {
@@ -86,67 +92,64 @@ fn read_split(
             },
         ));
     }
-    // Each split draws its own sample.
-    let stream = ["train", "valid", "test"]
-        .iter()
-        .position(|s| *s == split)
-        .unwrap_or(3) as u64;
-    let seed = config.sample_seed ^ (stream + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let records = read_rows(&PreferenceDataset::open(&path)?, limit, config.sample, seed)?;
-    // The experiments rank candidates and draw negatives by item id.
-    if let Some(row) = records.iter().position(|r| {
-        r.chosen_item.is_none() || r.candidate_items.is_none() || r.history_items.is_none()
-    }) {
-        return Err(ExperimentError::Data(prefopt_data::DataError::InvalidRow {
-            path,
-            row: row as u64,
-            column: "chosen_item, candidate_items, history_items".into(),
-            reason: "recommendation experiments need the item-id columns".into(),
-        }));
+    let rows = read_rows(&PreferenceDataset::open(&path)?, limit, sample, seed)?;
+    if rows.is_empty() {
+        return Err(ExperimentError::Invalid(format!(
+            "{}: the {split} split is empty",
+            dir.display()
+        )));
     }
-    Ok(records)
+    for (row, record) in &rows {
+        // The experiments rank candidates and draw negatives by item id.
+        if record.chosen_item.is_none()
+            || record.candidate_items.is_none()
+            || record.history_items.is_none()
+        {
+            return Err(ExperimentError::Data(prefopt_data::DataError::InvalidRow {
+                path,
+                row: *row as u64,
+                column: "chosen_item, candidate_items, history_items".into(),
+                reason: "recommendation experiments need the item-id columns".into(),
+            }));
+        }
+        let ids = record
+            .candidate_items
+            .iter()
+            .flatten()
+            .chain(record.history_items.iter().flatten())
+            .chain(record.rejected_items.iter().flatten())
+            .chain(record.chosen_item.iter());
+        if let Some(bad) = ids.into_iter().find(|&&i| i < 0 || i >= catalog) {
+            return Err(ExperimentError::Invalid(format!(
+                "{}: {split}.parquet row {row}: item {bad} is not in items.parquet ({catalog} items)",
+                dir.display()
+            )));
+        }
+    }
+    Ok(rows.into_iter().map(|(_, record)| record).collect())
+}
+
+/// The sample seed of split `stream` (1 train, 2 valid, 3 test): each split its own draw.
+fn split_seed(sample_seed: u64, stream: u64) -> u64 {
+    sample_seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 impl RecDataset {
     pub fn load(config: &DataConfig) -> Result<Self> {
         let dir = config.dir.clone();
         let items = read_items(&dir.join("items.parquet"))?;
-        let dataset = Self {
-            train: read_split(&dir, "train", config.max_train, config)?,
-            valid: read_split(&dir, "valid", config.max_valid, config)?,
-            test: read_split(&dir, "test", config.max_test, config)?,
+        let catalog = items.len() as i64;
+        let split = |stream: u64, name: &str, limit: Option<usize>| {
+            let seed = split_seed(config.sample_seed, stream);
+            read_split(&dir, name, limit, config.sample, seed, catalog)
+        };
+        Ok(Self {
+            train: split(1, "train", config.max_train)?,
+            valid: split(2, "valid", config.max_valid)?,
+            test: split(3, "test", config.max_test)?,
             items,
             dir,
-        };
-        let catalog = dataset.items.len() as i64;
-        for (split, records) in [
-            ("train", &dataset.train),
-            ("valid", &dataset.valid),
-            ("test", &dataset.test),
-        ] {
-            if records.is_empty() {
-                return Err(ExperimentError::Invalid(format!(
-                    "{}: the {split} split is empty",
-                    dataset.dir.display()
-                )));
-            }
-            for (row, record) in records.iter().enumerate() {
-                let ids = record
-                    .candidate_items
-                    .iter()
-                    .flatten()
-                    .chain(record.history_items.iter().flatten())
-                    .chain(record.rejected_items.iter().flatten())
-                    .chain(record.chosen_item.iter());
-                if let Some(bad) = ids.into_iter().find(|&&i| i < 0 || i >= catalog) {
-                    return Err(ExperimentError::Invalid(format!(
-                        "{}: {split}.parquet row {row}: item {bad} is not in items.parquet ({catalog} items)",
-                        dataset.dir.display()
-                    )));
-                }
-            }
-        }
-        Ok(dataset)
+        })
     }
 
     /// Training interaction counts as the eval crate takes them.
@@ -203,5 +206,35 @@ mod tests {
         assert_eq!(first.train, all[..40]);
         // A limit above the file's rows keeps every row.
         assert_eq!(rec_small(RowSample::Random, 7, Some(1 << 20)).train, all);
+    }
+
+    /// A bad row of a sample is named by its row in the file, not its place in the sample.
+    #[test]
+    fn errors_of_a_sampled_split_name_the_file_row() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/rec-small");
+        let all = rec_small(RowSample::First, 0, None).train;
+        // With a catalog of 3 items nearly every row has an unknown item.
+        let error = read_split(
+            &dir,
+            "train",
+            Some(40),
+            RowSample::Random,
+            split_seed(7, 1),
+            3,
+        )
+        .unwrap_err()
+        .to_string();
+        let row: usize = error
+            .split("train.parquet row ")
+            .nth(1)
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no row in: {error}"));
+        let sampled = rec_small(RowSample::Random, 7, Some(40)).train;
+        assert!(
+            row > 0,
+            "the first sampled row sits deep in the file: {error}"
+        );
+        assert_eq!(all[row], sampled[0], "{error}");
     }
 }

@@ -24,10 +24,17 @@ pub struct Evaluation {
     /// The top-ranked candidate's item id.
     pub top_items: Vec<usize>,
     pub targets: Vec<usize>,
-    /// Greedy answers scored as text (when generation is on).
-    pub answers: Option<Vec<AnswerOutcome>>,
-    /// The text of each greedy answer, in example order (when generation is on).
-    pub answer_texts: Option<Vec<String>>,
+    /// Greedy answers and how each was scored as text (when generation is on).
+    pub answers: Option<Vec<Answer>>,
+}
+
+/// One greedy answer: its text and how it was scored against the candidates.
+#[derive(Clone, Debug, Serialize)]
+pub struct Answer {
+    #[serde(rename = "answer")]
+    pub text: String,
+    #[serde(flatten)]
+    pub outcome: AnswerOutcome,
 }
 
 /// A per-example metric of an [`Evaluation`]: what claims and plots ask for by value, and
@@ -94,10 +101,10 @@ impl Evaluation {
             Metric::Ndcg(k) => ranks().map(|r| ndcg_at(r, k)).collect(),
             Metric::Mrr => ranks().map(reciprocal_rank).collect(),
             Metric::GenerationHitRatio if self.answers.is_some() => {
-                answers().map(|a| flag(a.hit)).collect()
+                answers().map(|a| flag(a.outcome.hit)).collect()
             }
             Metric::ValidRatio if self.answers.is_some() => answers()
-                .map(|a| flag(a.kind == AnswerKind::Valid))
+                .map(|a| flag(a.outcome.kind == AnswerKind::Valid))
                 .collect(),
             Metric::GenerationHitRatio | Metric::ValidRatio => return None,
         })
@@ -110,7 +117,10 @@ impl Evaluation {
 
     pub fn generation(&self) -> Result<Option<GenerationSummary>> {
         Ok(match &self.answers {
-            Some(answers) => Some(GenerationSummary::new(answers)?),
+            Some(answers) => {
+                let outcomes: Vec<AnswerOutcome> = answers.iter().map(|a| a.outcome).collect();
+                Some(GenerationSummary::new(&outcomes)?)
+            }
             None => None,
         })
     }
@@ -142,11 +152,9 @@ pub fn evaluate(
     let scores = candidate_scores(model, examples, batch_size, tokenizer.special().pad)?;
     let mut evaluation = Evaluation::from_scores(&scores, records)?;
     if let Some(config) = generation {
-        let (outcomes, texts) = answer_all(model, tokenizer, examples, records, titles, config)?
-            .into_iter()
-            .unzip();
-        evaluation.answers = Some(outcomes);
-        evaluation.answer_texts = Some(texts);
+        evaluation.answers = Some(answer_all(
+            model, tokenizer, examples, records, titles, config,
+        )?);
     }
     Ok(evaluation)
 }
@@ -157,27 +165,23 @@ pub fn evaluate(
 struct AnswerLine<'a> {
     example: usize,
     target: &'a str,
-    answer: &'a str,
     #[serde(flatten)]
-    outcome: &'a AnswerOutcome,
+    answer: &'a Answer,
 }
 
 impl Evaluation {
     /// Writes every greedy answer with its target title and how it was scored, one JSON line
     /// per test example, to `path` (nothing without generation).
     pub fn write_answers(&self, path: &std::path::Path, titles: &[String]) -> Result<()> {
-        let (Some(outcomes), Some(texts)) = (&self.answers, &self.answer_texts) else {
+        let Some(answers) = &self.answers else {
             return Ok(());
         };
         let mut out = String::new();
-        for (example, ((outcome, answer), &target)) in
-            outcomes.iter().zip(texts).zip(&self.targets).enumerate()
-        {
+        for (example, (answer, &target)) in answers.iter().zip(&self.targets).enumerate() {
             let line = AnswerLine {
                 example,
                 target: titles.get(target).map_or("", String::as_str),
                 answer,
-                outcome,
             };
             out.push_str(&serde_json::to_string(&line)?);
             out.push('\n');
@@ -227,7 +231,6 @@ impl Evaluation {
             top_items,
             targets,
             answers: None,
-            answer_texts: None,
         })
     }
 }
@@ -239,7 +242,7 @@ fn answer_all(
     records: &[PreferenceRecord],
     titles: &[String],
     config: &GenerateConfig,
-) -> Result<Vec<(AnswerOutcome, String)>> {
+) -> Result<Vec<Answer>> {
     let special = tokenizer.special();
     let catalog: Vec<&str> = titles.iter().map(String::as_str).collect();
     examples
@@ -266,7 +269,10 @@ fn answer_all(
                 .collect();
             let target = example.candidates.as_ref().map_or(0, |c| c.target);
             let outcome = score_answer(&answer, &candidates, target, &catalog, index)?;
-            Ok((outcome, answer))
+            Ok(Answer {
+                text: answer,
+                outcome,
+            })
         })
         .collect()
 }

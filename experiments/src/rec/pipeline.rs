@@ -125,17 +125,12 @@ impl RecPipeline {
     /// The splits' sizes and the training prompts' and answers' mean length in tokens (what
     /// a step's cost and tokens per second follow from).
     pub fn describe_data(&self) -> String {
-        let mean = |lengths: &mut dyn Iterator<Item = usize>| {
-            let (sum, n) = lengths.fold((0, 0), |(s, n), l| (s + l, n + 1));
-            sum as f64 / n.max(1) as f64
+        let mean_length = |length: fn(&EncodedExample) -> usize| {
+            let lengths: Vec<f64> = self.train.iter().map(|e| length(e) as f64).collect();
+            crate::common::mean(&lengths)
         };
-        let prompt = mean(&mut self.train.iter().map(|e| e.prompt.len()));
-        let answer = mean(
-            &mut self
-                .train
-                .iter()
-                .map(|e| e.responses.first().map_or(0, Vec::len)),
-        );
+        let prompt = mean_length(|e| e.prompt.len());
+        let answer = mean_length(|e| e.responses.first().map_or(0, Vec::len));
         format!(
             "{} train / {} valid / {} test prompts, {} items; training prompts {prompt:.0} tokens \
              and answers {answer:.1} tokens on average",

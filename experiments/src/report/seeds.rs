@@ -22,15 +22,13 @@ pub fn over_seeds(runs: &[(u64, Report)], out: &Path, elapsed_seconds: f64) -> R
     let (first_seed, first) = runs
         .first()
         .ok_or_else(|| ExperimentError::Invalid("a report over seeds needs a run".into()))?;
-    if let Some((seed, _)) = runs
+    if let Some((seed, other)) = runs
         .iter()
         .find(|(_, r)| r.sections.len() != first.sections.len())
     {
         return Err(ExperimentError::Invalid(format!(
             "seed {seed} reports {} sections where seed {first_seed} reports {}",
-            runs.iter()
-                .find(|(s, _)| s == seed)
-                .map_or(0, |(_, r)| r.sections.len()),
+            other.sections.len(),
             first.sections.len()
         )));
     }
