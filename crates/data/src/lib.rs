@@ -34,6 +34,7 @@ pub mod progress;
 pub mod samplers;
 pub mod schema;
 pub mod synthetic;
+pub mod trl;
 pub mod validate;
 pub mod vectors;
 

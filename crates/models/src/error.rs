@@ -21,6 +21,12 @@ pub enum ModelError {
         max: usize,
     },
     /// Errors of the `tokenizers` crate (training, loading, encoding).
+    /// A dataset row that cannot be laid out as tokens (a chat template that fails on it).
+    #[error("{origin}: {reason}")]
+    InvalidRow {
+        origin: prefopt_data::trl::RowOrigin,
+        reason: String,
+    },
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     /// A checkpoint that cannot be written or read back.

@@ -7,7 +7,9 @@ use prefopt_models::config::Preset;
 use prefopt_models::params::named_values;
 use prefopt_models::scoring::ScoringMode;
 use prefopt_models::tokenizer::{ItemTokenizer, Tokenizer};
-use prefopt_models::train::{PreferenceTask, SftTask, TrainConfig, reference_logps, train};
+use prefopt_models::train::{
+    Evaluation, PreferenceTask, SftTask, TrainConfig, reference_logps, train,
+};
 use prefopt_models::transformer::Transformer;
 use prefopt_objectives::ObjectiveConfig;
 
@@ -113,7 +115,7 @@ fn a_killed_run_resumes_to_the_same_weights() {
     assert_eq!(steps, (1..=9).collect::<Vec<_>>());
     assert!(
         log.lines()
-            .all(|l| l.contains("\"lr\"") && l.contains("grad_norm"))
+            .all(|l| l.contains("\"learning_rate\"") && l.contains("grad_norm"))
     );
 }
 
@@ -155,7 +157,7 @@ fn early_stopping_returns_the_best_evaluated_model() {
     let mut calls = 0;
     let mut metric = |_: &Transformer| {
         calls += 1;
-        Ok(-((calls as f64) - 3.0).abs())
+        Ok((-((calls as f64) - 3.0).abs()).into())
     };
     let outcome = train(fixture.model(), &task, &trainer, "m", Some(&mut metric)).unwrap();
     assert!(outcome.stopped_early);
@@ -446,7 +448,7 @@ fn an_evaluation_callbacks_error_reaches_the_caller_with_its_source() {
         eval_every: Some(1),
         ..TrainConfig::default()
     };
-    let mut evaluator = |_: &Transformer| -> prefopt_models::Result<f64> {
+    let mut evaluator = |_: &Transformer| -> prefopt_models::Result<Evaluation> {
         Err(prefopt_models::ModelError::external(
             "validation metric",
             std::io::Error::other("the validation file vanished"),

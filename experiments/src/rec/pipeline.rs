@@ -224,6 +224,7 @@ impl RecPipeline {
         let description = self.description()?;
         let mut evaluator = |m: &Transformer| {
             self.valid_hit_ratio(m)
+                .map(Into::into)
                 .map_err(|e| prefopt_models::ModelError::external("validation HitRatio@1", e))
         };
         let outcome = train(model, &task, &config, &description, Some(&mut evaluator))?;
@@ -317,6 +318,7 @@ impl RecPipeline {
         let description = self.description()?;
         let mut evaluator = |m: &Transformer| {
             self.valid_hit_ratio(m)
+                .map(Into::into)
                 .map_err(|e| prefopt_models::ModelError::external("validation HitRatio@1", e))
         };
         let outcome = train(policy, &task, &config, &description, Some(&mut evaluator))?;

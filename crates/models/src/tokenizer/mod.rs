@@ -4,6 +4,7 @@
 
 mod item;
 mod text;
+mod trl;
 
 use std::fmt::Debug;
 
@@ -11,6 +12,7 @@ use prefopt_data::{ItemId, PreferenceRecord};
 
 pub use item::ItemTokenizer;
 pub use text::{SpecialTokenIds, TextTokenizer};
+pub use trl::{TrlEncoder, Truncation, UnpairedExample};
 
 use crate::error::{ModelError, Result};
 

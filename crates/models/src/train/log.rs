@@ -57,7 +57,7 @@ impl JsonLog {
         object.insert("step".into(), json!(step));
         object.insert("epoch".into(), json!(epoch));
         object.insert("loss".into(), json!(loss));
-        object.insert("lr".into(), json!(lr));
+        object.insert("learning_rate".into(), json!(lr));
         object.insert("grad_norm".into(), json!(grad_norm));
         for (name, value) in metrics {
             object.insert(name.clone(), json!(value));
@@ -65,7 +65,18 @@ impl JsonLog {
         self.write(Value::Object(object))
     }
 
-    pub(super) fn evaluation(&mut self, step: usize, metric: f64) -> Result<()> {
-        self.write(json!({ "step": step, "eval": metric }))
+    pub(super) fn evaluation(
+        &mut self,
+        step: usize,
+        metric: f64,
+        logged: &[(String, f64)],
+    ) -> Result<()> {
+        let mut object = Map::new();
+        object.insert("step".into(), json!(step));
+        object.insert("eval".into(), json!(metric));
+        for (name, value) in logged {
+            object.insert(format!("eval_{name}"), json!(value));
+        }
+        self.write(Value::Object(object))
     }
 }

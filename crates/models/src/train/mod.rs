@@ -9,6 +9,7 @@
 mod log;
 mod preference;
 mod sft;
+mod unpaired;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,6 +24,9 @@ use serde::{Deserialize, Serialize};
 
 pub use preference::{PreferenceTask, ReferenceLogps, reference_logps};
 pub use sft::SftTask;
+pub use unpaired::{
+    UnpairedTask, kl_partners, kl_responses, unpaired_metrics, unpaired_reference_logps,
+};
 
 use crate::checkpoint::{self, TrainerState};
 use crate::error::{ModelError, Result};
@@ -142,8 +146,26 @@ pub trait Task<M> {
     fn loss(&self, model: &M, indices: &[usize]) -> Result<(Tensor<1>, Vec<(String, f64)>)>;
 }
 
-/// A validation metric (higher is better) evaluated on the module without autodiff.
-pub type Evaluator<'a, M> = dyn FnMut(&M) -> Result<f64> + 'a;
+/// What an evaluation measured: the score that selects checkpoints (higher is better) and any
+/// named values to log beside it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evaluation {
+    pub score: f64,
+    /// Logged as `eval_<name>` (TRL's prefix for evaluation metrics).
+    pub logged: Vec<(String, f64)>,
+}
+
+impl From<f64> for Evaluation {
+    fn from(score: f64) -> Self {
+        Self {
+            score,
+            logged: Vec::new(),
+        }
+    }
+}
+
+/// A validation metric evaluated on the module without autodiff.
+pub type Evaluator<'a, M> = dyn FnMut(&M) -> Result<Evaluation> + 'a;
 
 /// The result of a run.
 pub struct TrainOutcome<M> {
@@ -294,9 +316,10 @@ pub fn train<M: Module + 'static>(
                 .is_some_and(|n| state.step.is_multiple_of(n))
                 || finished)
         {
-            let metric = evaluate(&model.valid())?;
+            let evaluation = evaluate(&model.valid())?;
+            let metric = evaluation.score;
             evaluations.push((state.step, metric));
-            log.evaluation(state.step, metric)?;
+            log.evaluation(state.step, metric, &evaluation.logged)?;
             if state.best.is_none_or(|(best, _)| metric > best) {
                 state.best = Some((metric, state.step));
                 state.evals_without_improvement = 0;

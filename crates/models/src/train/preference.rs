@@ -123,7 +123,9 @@ impl<'a> PreferenceTask<'a> {
         let scores = score(model, &batch, self.mode, soft_tokens, self.pad)?;
         let input = self.logps(&scores, indices)?;
         let output = self.objective.compute(&input)?;
-        Ok((output.loss.clone(), output.metrics().values))
+        let mut metrics = output.metrics().values;
+        metrics.extend(policy_logp_means(&scores));
+        Ok((output.loss.clone(), metrics))
     }
 
     /// A task that scores with the shared prompt (switch with `mode` for the naive reference).
@@ -282,6 +284,36 @@ impl<'a> PreferenceTask<'a> {
         });
         Ok(input)
     }
+}
+
+/// TRL's `logps/chosen` and `logps/rejected`: the policy's mean sequence log-probs of the
+/// chosen and of the (present) rejected responses.
+pub fn policy_logp_means(scores: &Scores) -> Vec<(String, f64)> {
+    let values: Vec<f64> = scores
+        .logps
+        .to_data()
+        .convert::<f64>()
+        .try_to_vec()
+        .unwrap_or_default();
+    let (mut chosen, mut rejected, mut count) = (0.0, 0.0, 0usize);
+    for b in 0..scores.batch {
+        for r in 0..scores.responses {
+            let index = b * scores.responses + r;
+            if scores.lengths.get(index).is_none_or(|&l| l == 0) {
+                continue;
+            }
+            if r == 0 {
+                chosen += values.get(index).copied().unwrap_or(0.0);
+            } else {
+                rejected += values.get(index).copied().unwrap_or(0.0);
+                count += 1;
+            }
+        }
+    }
+    vec![
+        ("logps/chosen".into(), chosen / scores.batch.max(1) as f64),
+        ("logps/rejected".into(), rejected / count.max(1) as f64),
+    ]
 }
 
 fn padded(rows: &[&Vec<f64>], width: usize) -> Vec<f64> {
