@@ -45,6 +45,7 @@ pub use crate::prlhf::settings::PrlhfSettings;
 pub use crate::rosepo::settings::RosepoGrid;
 pub use crate::rpo::settings::{EmbeddingSource, RpoSettings};
 pub use crate::sdpo::settings::SdpoGrid;
+pub use crate::text::settings::TextSettings;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -70,6 +71,8 @@ pub struct ExperimentConfig {
     pub prlhf: PrlhfSettings,
     pub lore: LoreSettings,
     pub rpo: RpoSettings,
+    /// TRL-format text datasets (`[data] train`): lengths, splits, SFT first.
+    pub text: TextSettings,
 }
 
 impl Default for ExperimentConfig {
@@ -95,6 +98,7 @@ impl Default for ExperimentConfig {
             prlhf: Default::default(),
             lore: Default::default(),
             rpo: Default::default(),
+            text: Default::default(),
         }
     }
 }
@@ -105,6 +109,13 @@ impl Default for ExperimentConfig {
 pub struct DataConfig {
     /// A converted dataset folder: train/valid/test.parquet and items.parquet.
     pub dir: PathBuf,
+    /// A TRL-format preference dataset (a Parquet or JSON Lines file, or a Hugging Face
+    /// dataset folder): `prefopt train` then runs the text pipeline instead of the
+    /// recommendation one (`docs/text.md`).
+    pub train: Option<PathBuf>,
+    /// Its evaluation split (a file or folder); without it, `text.eval_fraction` of the
+    /// training rows are held out.
+    pub eval: Option<PathBuf>,
     /// Use at most this many rows of each split (`None`: all), chosen as `sample` says.
     pub max_train: Option<usize>,
     pub max_valid: Option<usize>,
@@ -132,6 +143,8 @@ impl Default for DataConfig {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("datasets/rec-small"),
+            train: None,
+            eval: None,
             max_train: None,
             max_valid: None,
             max_test: None,
@@ -481,6 +494,12 @@ impl ExperimentConfig {
         self.prlhf.check()?;
         self.lore.check()?;
         self.rpo.check()?;
+        self.text.check()?;
+        if self.data.eval.is_some() && self.data.train.is_none() {
+            return Err(ExperimentError::Invalid(
+                "data.eval names an evaluation split but data.train names no training data".into(),
+            ));
+        }
         Ok(())
     }
 

@@ -12,7 +12,10 @@ use prefopt_data::convert::{
 use prefopt_data::inspect::summarize;
 use prefopt_data::logs::{LogFormat, LogSource};
 use prefopt_data::progress::Progress;
-use prefopt_data::synthetic::{BasisRewardSpec, ConflictingSpec, SequentialSpec};
+use prefopt_data::synthetic::{
+    BasisRewardSpec, ConflictingSpec, SequentialSpec, StatedStyleSpec, Style,
+};
+use prefopt_data::trl::Format;
 use prefopt_data::{Codec, InvalidRows, PreferenceDataset, ReadOptions, WriteOptions};
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).
@@ -309,6 +312,23 @@ pub enum GeneratorArg {
     Conflicting,
     /// Users as Dirichlet mixtures of basis rewards (LoRe).
     BasisRewards,
+    /// Questions whose prompt states the answer style wanted, in TRL's layout (text
+    /// preference training; `docs/text.md`).
+    StatedStyle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TextFormatArg {
+    Standard,
+    Conversational,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StyleArg {
+    Capitals,
+    Lowercase,
+    OneWord,
+    Polite,
 }
 
 /// `prefopt data generate`.
@@ -355,6 +375,20 @@ pub struct GenerateArgs {
     pub seed: u64,
     #[arg(long, default_value = "zstd")]
     pub codec: String,
+    /// Training and test rows (stated-style).
+    #[arg(long)]
+    pub rows: Option<usize>,
+    #[arg(long)]
+    pub test_rows: Option<usize>,
+    /// Strings or chat messages (stated-style).
+    #[arg(long, value_enum, default_value_t = TextFormatArg::Conversational)]
+    pub text_format: TextFormatArg,
+    /// KTO's unpaired rows instead of pairs (stated-style).
+    #[arg(long)]
+    pub unpaired: bool,
+    /// The styles prompts ask for, comma-separated (stated-style; default: all four).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub styles: Vec<StyleArg>,
 }
 
 impl GenerateArgs {
@@ -411,6 +445,34 @@ impl GenerateArgs {
                 data.write(&self.output, &write)
                     .map_err(|e| e.to_string())?;
                 self.report(data.train.len(), data.test.len());
+            }
+            GeneratorArg::StatedStyle => {
+                let mut spec = StatedStyleSpec {
+                    seed: self.seed,
+                    negatives: self.negatives,
+                    unpaired: self.unpaired,
+                    format: match self.text_format {
+                        TextFormatArg::Standard => Format::Standard,
+                        TextFormatArg::Conversational => Format::Conversational,
+                    },
+                    ..StatedStyleSpec::default()
+                };
+                spec.train_rows = self.rows.unwrap_or(spec.train_rows);
+                spec.test_rows = self.test_rows.unwrap_or(spec.test_rows);
+                if !self.styles.is_empty() {
+                    spec.styles = self
+                        .styles
+                        .iter()
+                        .map(|s| match s {
+                            StyleArg::Capitals => Style::Capitals,
+                            StyleArg::Lowercase => Style::Lowercase,
+                            StyleArg::OneWord => Style::OneWord,
+                            StyleArg::Polite => Style::Polite,
+                        })
+                        .collect();
+                }
+                let (train, test) = spec.write(&self.output).map_err(|e| e.to_string())?;
+                self.report(train, test);
             }
             GeneratorArg::BasisRewards => {
                 let mut spec = BasisRewardSpec {

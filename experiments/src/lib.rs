@@ -44,6 +44,7 @@ pub mod rpo;
 pub mod runner;
 pub mod sdpo;
 pub mod synthetic;
+pub mod text;
 
 pub use config::ExperimentConfig;
 pub use error::{ExperimentError, Result};

@@ -53,6 +53,7 @@ fn defaults(model: Option<&Path>) -> ExperimentConfig {
             max_test: Some(DEFAULT_TEST),
             sample: RowSample::Random,
             sample_seed: 0,
+            ..DataConfig::default()
         },
         model: ModelConfig {
             checkpoint: model.map(Path::to_path_buf),

@@ -1,6 +1,7 @@
 //! `prefopt train|eval|score --config <file.toml>`: the recommendation pipeline driven by one
 //! config, so that swapping the loss, the sampler or the model is one edited line.
 //!
+//! - `train` with `[data] train` (a TRL-format dataset): the text pipeline (`crate::text`);
 //! - `train`: SFT, then the `[preference]` stage from the SFT model (its reference); writes
 //!   `sft.safetensors`, `policy.safetensors`, the JSONL logs, and a report of both models on
 //!   the test split (results.md/csv/json, config.toml, plots).
@@ -206,12 +207,25 @@ fn report(pipeline: &RecPipeline, outcomes: &[Outcome], out: &Path, start: Start
             claims: vec![],
             plots,
         }],
+        eval: None,
     };
     report.write(out, config)
 }
 
 impl TrainArgs {
     pub fn run(&self) -> Result<()> {
+        let mut config = ExperimentConfig::from_file(&self.pipeline.config)?;
+        config.override_run(self.pipeline.device.as_deref(), self.pipeline.seed);
+        if config.data.train.is_some() {
+            if self.sft_checkpoint.is_some() {
+                return Err(ExperimentError::Invalid(
+                    "--sft-checkpoint belongs to the recommendation pipeline; for a TRL dataset \
+                     set `model` to the SFT checkpoint (a `policy-hf` folder) instead"
+                        .into(),
+                ));
+            }
+            return crate::text::train_text(config, &self.out);
+        }
         let start = Started::now();
         let pipeline = self.pipeline.pipeline()?;
         std::fs::create_dir_all(&self.out).map_err(|e| ExperimentError::io(&self.out, e))?;

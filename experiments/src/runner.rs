@@ -184,6 +184,7 @@ pub fn run_tables(
             elapsed_seconds: start.elapsed().as_secs_f64(),
         },
         sections,
+        eval: None,
     };
     report.write(out, &config)?;
     eprintln!(

@@ -97,6 +97,10 @@ pub struct Meta {
 pub struct Report {
     pub meta: Meta,
     pub sections: Vec<Section>,
+    /// Held-out metrics after training under TRL's names (`rewards/accuracies`, …), for runs
+    /// that have one evaluation split (the text pipeline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// `git rev-parse HEAD` of the working directory, with `-dirty` when files changed; `unknown`

@@ -43,7 +43,11 @@ pub fn over_seeds(runs: &[(u64, Report)], out: &Path, elapsed_seconds: f64) -> R
     let mut meta = first.meta.clone();
     meta.seeds = seeds;
     meta.elapsed_seconds = elapsed_seconds;
-    Ok(Report { meta, sections })
+    Ok(Report {
+        meta,
+        sections,
+        eval: None,
+    })
 }
 
 fn section_over_seeds(per_seed: &[(u64, &Section)], out: &Path) -> Result<Section> {
@@ -375,6 +379,7 @@ mod tests {
                 }],
                 plots: vec![],
             }],
+            eval: None,
         }
     }
 

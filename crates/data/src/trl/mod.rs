@@ -31,6 +31,7 @@ mod files;
 mod json_rows;
 mod prompt;
 mod rows;
+mod write;
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +39,7 @@ use crate::error::Result;
 
 pub use files::split_files;
 pub use prompt::{extract_conversation_prompt, extract_text_prompt};
+pub use write::write_parquet;
 
 /// Who speaks a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -199,6 +201,14 @@ impl TrlDataset {
     /// Reads the given files as one split.
     pub fn read_files(files: Vec<PathBuf>) -> Result<Self> {
         rows::read_files(files)
+    }
+
+    /// Removes the last `count` rows (keeping the first ones).
+    pub fn hold_out_last(&mut self, count: usize) {
+        match &mut self.rows {
+            TrlRows::Paired(rows) => rows.truncate(rows.len().saturating_sub(count)),
+            TrlRows::Unpaired(rows) => rows.truncate(rows.len().saturating_sub(count)),
+        }
     }
 
     /// Holds a seeded sample of `count` rows back as a second dataset (an evaluation split cut

@@ -22,7 +22,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-pub use preference::{PreferenceTask, ReferenceLogps, reference_logps};
+pub use preference::{PreferenceTask, ReferenceLogps, policy_logp_means, reference_logps};
 pub use sft::SftTask;
 pub use unpaired::{
     UnpairedTask, kl_partners, kl_responses, unpaired_metrics, unpaired_reference_logps,

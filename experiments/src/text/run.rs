@@ -1,0 +1,286 @@
+//! `prefopt train` on a TRL-format dataset: optional SFT, the preference stage against the
+//! frozen starting model, held-out metrics before, during and after, and the outputs.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use prefopt_models::lora;
+use prefopt_models::scoring::ScoringMode;
+use prefopt_models::tokenizer::EncodedExample;
+use prefopt_models::train::{
+    Evaluation, PreferenceTask, ReferenceLogps, SftTask, TrainConfig, UnpairedTask, kl_partners,
+    kl_responses, reference_logps, train, unpaired_reference_logps,
+};
+use prefopt_models::transformer::Transformer;
+use prefopt_objectives::ObjectiveConfig;
+
+use super::data::{TextData, TextPipeline};
+use super::evaluate::{HeldOut, evaluate_paired, evaluate_unpaired};
+use super::report::{TextOutcome, write_report};
+use crate::common::logs::with_log;
+use crate::config::ExperimentConfig;
+use crate::error::{ExperimentError, Result};
+use crate::report::git_revision;
+
+/// What one evaluation during training measured, at which update.
+pub type Curve = Vec<(usize, HeldOut)>;
+
+/// The trained policy and what was measured on the way.
+pub struct Trained {
+    pub policy: Transformer,
+    pub before: HeldOut,
+    pub after: HeldOut,
+    pub curve: Curve,
+    pub losses: Vec<f64>,
+    pub updates: usize,
+    pub seconds: f64,
+    pub sft_seconds: Option<f64>,
+    pub log: Option<PathBuf>,
+}
+
+/// Evaluates twice per epoch unless the config says otherwise.
+fn with_evaluation(config: &TrainConfig, rows: usize, seed: u64) -> TrainConfig {
+    let per_epoch = rows.div_ceil(config.batch_size * config.grad_accum);
+    TrainConfig {
+        eval_every: config.eval_every.or(Some(per_epoch.div_ceil(2).max(1))),
+        seed: config.seed ^ seed,
+        progress: config.progress || std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ..config.clone()
+    }
+}
+
+/// The rows SFT reads: each pair's chosen completion, each desirable unpaired completion.
+fn sft_examples(data: &TextData) -> Vec<EncodedExample> {
+    match data {
+        TextData::Paired(examples) => examples.clone(),
+        TextData::Unpaired(examples) => examples
+            .iter()
+            .filter(|e| e.label)
+            .map(|e| EncodedExample::new(e.prompt.clone(), vec![e.completion.clone()]))
+            .collect(),
+    }
+}
+
+impl TextPipeline {
+    /// What checkpoints of this run must have been built as.
+    fn description(&self) -> Result<String> {
+        Ok(serde_json::to_string(&(
+            &self.base.config,
+            &self.config.model.checkpoint,
+            &self.config.lora,
+        ))?)
+    }
+
+    /// SFT (when asked) and the model the preference stage starts from, with its reference.
+    fn starting_point(&self, log_dir: &Path) -> Result<(Transformer, Transformer, Option<f64>)> {
+        let config = &self.config;
+        let initial = match &config.lora {
+            Some(l) => lora::attach(self.base.clone(), l)?,
+            None => self.base.clone(),
+        };
+        let (start, sft_seconds) = if config.text.sft_first {
+            let begin = Instant::now();
+            let examples = sft_examples(&self.train);
+            let sft_config = with_evaluation(&config.sft, examples.len(), config.seed);
+            let sft_config = TrainConfig {
+                eval_every: None,
+                ..with_log(&sft_config, Some(log_dir), "sft")?
+            };
+            eprintln!("SFT: {} epochs on {} completions", sft_config.epochs, examples.len());
+            let task = SftTask {
+                examples: &examples,
+                pad: self.pad(),
+            };
+            let outcome = train(initial, &task, &sft_config, &self.description()?, None)?;
+            (outcome.last, Some(begin.elapsed().as_secs_f64()))
+        } else {
+            (initial, None)
+        };
+        // With LoRA the reference is the policy with its adapter off (after SFT: the merged
+        // SFT model, with a fresh adapter on top); without, a frozen copy.
+        Ok(match &config.lora {
+            Some(l) => {
+                let policy = if sft_seconds.is_some() {
+                    lora::restart(start, l)?
+                } else {
+                    start
+                };
+                let reference = policy.without_adapters().valid();
+                (policy, reference, sft_seconds)
+            }
+            None => {
+                let reference = start.clone().valid();
+                (start, reference, sft_seconds)
+            }
+        })
+    }
+
+    /// Trains the preference stage; `log_dir` receives the JSONL logs.
+    pub fn train(&self, log_dir: &Path) -> Result<Trained> {
+        let config = &self.config;
+        let (policy, reference, sft_seconds) = self.starting_point(log_dir)?;
+        let batch = config.eval.batch_size;
+        let pad = self.pad();
+        let train_config = with_evaluation(&config.preference.train, self.train.len(), config.seed);
+        let train_config = with_log(&train_config, Some(log_dir), "preference")?;
+        let description = self.description()?;
+        let begin = Instant::now();
+        let curve: RefCell<Curve> = RefCell::new(Vec::new());
+        let outcome = match (&self.train, &self.eval) {
+            (TextData::Paired(train_rows), TextData::Paired(eval_rows)) => {
+                let objective = config.preference.objective.check()?;
+                let reference_of = |rows: &[EncodedExample]| -> Result<ReferenceLogps> {
+                    Ok(match ReferenceLogps::from_examples(rows) {
+                        Some(cached) => cached,
+                        None => {
+                            reference_logps(&reference, rows, batch, ScoringMode::SharedPrefix, pad)?
+                        }
+                    })
+                };
+                let train_reference = reference_of(train_rows)?;
+                let eval_reference = reference_of(eval_rows)?;
+                let evaluate = |m: &Transformer| {
+                    evaluate_paired(m, eval_rows, &eval_reference, objective.as_ref(), batch, pad)
+                };
+                let before = evaluate(&policy.clone().valid())?;
+                let task = PreferenceTask::new(train_rows, objective.as_ref(), Some(&train_reference), pad);
+                let mut evaluator = |m: &Transformer| {
+                    let held = evaluate(m).map_err(|e| {
+                        prefopt_models::ModelError::external("held-out evaluation", e)
+                    })?;
+                    let evaluation = Evaluation {
+                        score: held.score(),
+                        logged: held.logged(),
+                    };
+                    let step = curve.borrow().len();
+                    curve.borrow_mut().push((step, held));
+                    Ok(evaluation)
+                };
+                let outcome = train(policy, &task, &train_config, &description, Some(&mut evaluator))?;
+                let after = evaluate(&outcome.last.clone().valid())?;
+                (outcome, before, after)
+            }
+            (TextData::Unpaired(train_rows), TextData::Unpaired(eval_rows)) => {
+                let ObjectiveConfig::Kto(kto) = &config.preference.objective else {
+                    return Err(ExperimentError::Invalid(format!(
+                        "`{}` trains on pairs; these rows are unpaired",
+                        config.preference.objective.name()
+                    )));
+                };
+                let objective = kto.check()?;
+                let block = config.preference.train.batch_size;
+                let prepare = |rows| -> Result<(Vec<[Vec<u32>; 2]>, Vec<[f64; 2]>)> {
+                    let rows: &[prefopt_models::tokenizer::UnpairedExample] = rows;
+                    let responses = kl_responses(rows, &kl_partners(rows.len(), block));
+                    let mut logps = unpaired_reference_logps(&reference, rows, &responses, batch, pad)?;
+                    for (row, logp) in rows.iter().zip(&mut logps) {
+                        if let Some(cached) = row.reference {
+                            logp[0] = cached;
+                        }
+                    }
+                    Ok((responses, logps))
+                };
+                let (train_responses, train_reference) = prepare(train_rows)?;
+                let (eval_responses, eval_reference) = prepare(eval_rows)?;
+                let task = UnpairedTask {
+                    examples: train_rows,
+                    responses: &train_responses,
+                    objective: &objective,
+                    reference: &train_reference,
+                    pad,
+                };
+                let eval_task = UnpairedTask {
+                    examples: eval_rows,
+                    responses: &eval_responses,
+                    objective: &objective,
+                    reference: &eval_reference,
+                    pad,
+                };
+                let evaluate = |m: &Transformer| evaluate_unpaired(m, &eval_task, &objective, batch);
+                let before = evaluate(&policy.clone().valid())?;
+                let mut evaluator = |m: &Transformer| {
+                    let held = evaluate(m).map_err(|e| {
+                        prefopt_models::ModelError::external("held-out evaluation", e)
+                    })?;
+                    let evaluation = Evaluation {
+                        score: held.score(),
+                        logged: held.logged(),
+                    };
+                    let step = curve.borrow().len();
+                    curve.borrow_mut().push((step, held));
+                    Ok(evaluation)
+                };
+                let outcome = train(policy, &task, &train_config, &description, Some(&mut evaluator))?;
+                let after = evaluate(&outcome.last.clone().valid())?;
+                (outcome, before, after)
+            }
+            _ => {
+                return Err(ExperimentError::Invalid(
+                    "the training and evaluation splits hold different kinds of rows".into(),
+                ));
+            }
+        };
+        let (outcome, before, after) = outcome;
+        let steps: Vec<usize> = outcome.evaluations.iter().map(|(s, _)| *s).collect();
+        let curve = curve
+            .into_inner()
+            .into_iter()
+            .zip(steps)
+            .map(|((_, held), step)| (step, held))
+            .collect();
+        Ok(Trained {
+            policy: outcome.last,
+            before,
+            after,
+            curve,
+            updates: outcome.state.step,
+            losses: outcome.losses,
+            seconds: begin.elapsed().as_secs_f64(),
+            sft_seconds,
+            log: train_config.log,
+        })
+    }
+}
+
+/// `prefopt train` with `[data] train`: trains, then writes into `out` the PEFT adapter
+/// (`adapter/`, with LoRA), the merged Hugging Face checkpoint (`policy-hf/`), the logs and the
+/// report (`results.md|csv|json`, `config.toml`, curves).
+pub fn train_text(config: ExperimentConfig, out: &Path) -> Result<()> {
+    let started = Instant::now();
+    let revision = git_revision();
+    let pipeline = TextPipeline::load(config)?;
+    eprintln!("{}", pipeline.describe_data());
+    std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
+    let trained = pipeline.train(&out.join("logs"))?;
+    let config = &pipeline.config;
+    let checkpoint = config.model.checkpoint.clone().unwrap_or_default();
+    if let Some(l) = &config.lora {
+        lora::save_peft(
+            &trained.policy,
+            l,
+            &checkpoint.display().to_string(),
+            &out.join("adapter"),
+        )?;
+    }
+    prefopt_models::pretrained::save_checkpoint(
+        &lora::merge(trained.policy.clone()),
+        &checkpoint,
+        &out.join("policy-hf"),
+    )?;
+    let outcome = TextOutcome {
+        pipeline: &pipeline,
+        trained: &trained,
+        revision,
+        elapsed: started.elapsed().as_secs_f64(),
+    };
+    write_report(&outcome, out)?;
+    eprintln!(
+        "held-out reward accuracy {:.3} → {:.3}; wrote {}",
+        trained.before.score(),
+        trained.after.score(),
+        out.display()
+    );
+    Ok(())
+}
