@@ -1,7 +1,7 @@
 //! A TRL-format dataset's train and evaluation splits as tokens for one checkpoint.
 
 use burn::tensor::{DType, Device};
-use prefopt_data::trl::{Format, PairedRow, RowOrigin, TrlDataset, TrlRows, UnpairedRow};
+use prefopt_data::trl::{Format, PairedRow, TrlDataset, TrlRows, UnpairedRow};
 use prefopt_models::chat::ChatTemplate;
 use prefopt_models::pretrained::Pretrained;
 use prefopt_models::tokenizer::{
@@ -72,6 +72,8 @@ pub struct TextPipeline {
     pub paired_rows: bool,
     pub train: TextData,
     pub eval: TextData,
+    /// Rows whose prompt alone filled `text.max_length` (dropped, as TRL drops them).
+    pub dropped: usize,
 }
 
 /// Whether the objective trains on unpaired rows (TRL's KTO trainer).
@@ -127,8 +129,28 @@ fn unpair(rows: Vec<PairedRow>) -> Vec<UnpairedRow> {
     desirable
 }
 
-fn describe_origin(origin: &RowOrigin) -> String {
-    origin.to_string()
+/// `encoded`, counting it in `dropped` when there is none.
+fn counted<T>(encoded: Option<T>, dropped: &std::cell::Cell<usize>) -> Option<T> {
+    if encoded.is_none() {
+        dropped.set(dropped.get() + 1);
+    }
+    encoded
+}
+
+/// KTO's rows in one seeded shuffled order. TRL pairs each row with its neighbour's completion
+/// for the KL estimate and then requires sequential sampling, so that a batch's mismatched
+/// completions are the batch's own; shuffling once here (TRL on a pre-shuffled dataset) keeps
+/// that and mixes desirable and undesirable rows in every batch.
+fn shuffled_if_unpaired(data: TextData, seed: u64) -> TextData {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    match data {
+        TextData::Unpaired(mut rows) => {
+            rows.shuffle(&mut rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed));
+            TextData::Unpaired(rows)
+        }
+        paired => paired,
+    }
 }
 
 impl TextPipeline {
@@ -184,36 +206,40 @@ impl TextPipeline {
         };
         let unpaired = is_unpaired_objective(&config.preference.objective);
         let paired_rows = matches!(train.rows, TrlRows::Paired(_));
+        let dropped = std::cell::Cell::new(0usize);
         let encode = |dataset: TrlDataset| -> Result<TextData> {
             Ok(match (dataset.rows, unpaired) {
-                (TrlRows::Paired(rows), false) => TextData::Paired(
-                    rows.iter()
-                        .map(|r| encoder.paired(r))
-                        .collect::<prefopt_models::Result<_>>()?,
-                ),
-                (TrlRows::Paired(rows), true) => TextData::Unpaired(
-                    unpair(rows)
-                        .iter()
-                        .map(|r| encoder.unpaired(r))
-                        .collect::<prefopt_models::Result<_>>()?,
-                ),
-                (TrlRows::Unpaired(rows), true) => TextData::Unpaired(
-                    rows.iter()
-                        .map(|r| {
-                            if r.extras.weight.is_some() {
-                                return Err(ExperimentError::Invalid(format!(
-                                    "{}: column `weight`: KTO weighs desirable and undesirable \
-                                     rows by preference.objective's desirable_weight and \
-                                     undesirable_weight, not per row",
-                                    describe_origin(&r.origin)
-                                )));
-                            }
-                            Ok(encoder.unpaired(r)?)
-                        })
-                        .collect::<Result<_>>()?,
-                ),
+                (TrlRows::Paired(rows), false) => {
+                    let mut examples = Vec::with_capacity(rows.len());
+                    for row in &rows {
+                        examples.extend(counted(encoder.paired(row)?, &dropped));
+                    }
+                    TextData::Paired(examples)
+                }
+                (TrlRows::Paired(rows), true) => {
+                    let mut examples = Vec::new();
+                    for row in &unpair(rows) {
+                        examples.extend(counted(encoder.unpaired(row)?, &dropped));
+                    }
+                    TextData::Unpaired(examples)
+                }
+                (TrlRows::Unpaired(rows), true) => {
+                    let mut examples = Vec::with_capacity(rows.len());
+                    for row in &rows {
+                        if row.extras.weight.is_some() {
+                            return Err(ExperimentError::Invalid(format!(
+                                "{}: column `weight`: KTO weighs desirable and undesirable \
+                                 rows by preference.objective's desirable_weight and \
+                                 undesirable_weight, not per row",
+                                row.origin
+                            )));
+                        }
+                        examples.extend(counted(encoder.unpaired(row)?, &dropped));
+                    }
+                    TextData::Unpaired(examples)
+                }
                 (TrlRows::Unpaired(rows), false) => {
-                    let origin = rows.first().map(|r| describe_origin(&r.origin));
+                    let origin = rows.first().map(|r| r.origin.to_string());
                     return Err(ExperimentError::Invalid(format!(
                         "{}: unpaired rows (prompt/completion/label) train only KTO-family \
                          losses (`kto`, `apo_zero_unpaired`); `{}` needs chosen/rejected pairs",
@@ -224,8 +250,17 @@ impl TextPipeline {
             })
         };
         let format = train.format;
-        let train = encode(train)?;
+        let train = shuffled_if_unpaired(encode(train)?, config.seed);
         let eval = encode(eval)?;
+        let dropped = dropped.get();
+        if train.is_empty() || eval.is_empty() {
+            return Err(ExperimentError::Invalid(format!(
+                "no {} row is left: text.max_length {:?} leaves no completion token after the \
+                 prompts",
+                if train.is_empty() { "training" } else { "evaluation" },
+                settings.max_length
+            )));
+        }
         if loaded.tokenizer.vocab_size() > loaded.model.config.vocab_size {
             return Err(ExperimentError::Invalid(format!(
                 "{}: the tokenizer has {} tokens, the model's embedding {}",
@@ -244,6 +279,7 @@ impl TextPipeline {
             paired_rows,
             train,
             eval,
+            dropped,
         })
     }
 
@@ -255,15 +291,22 @@ impl TextPipeline {
     pub fn describe_data(&self) -> String {
         let (prompt, completion) = self.train.mean_lengths();
         let kind = match (&self.train, self.paired_rows) {
-            (TextData::Paired(_), _) => "pairs",
+            (TextData::Paired(_), _) => "pairs (prompt, chosen, rejected)",
             (TextData::Unpaired(_), true) => "unpaired completions (from pairs)",
             (TextData::Unpaired(_), false) => "unpaired completions",
         };
+        let dropped = if self.dropped > 0 {
+            format!(
+                "; {} rows dropped: their prompt alone fills text.max_length",
+                self.dropped
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "{} {} {kind}: {} train / {} eval; prompts {prompt:.0} tokens, completions \
-             {completion:.1} tokens on average",
+            "{} {kind}: {} train / {} eval; prompts {prompt:.0} tokens, completions \
+             {completion:.1} tokens on average{dropped}",
             self.format.name(),
-            if self.paired_rows { "paired" } else { "unpaired" },
             self.train.len(),
             self.eval.len()
         )

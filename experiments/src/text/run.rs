@@ -171,6 +171,17 @@ impl TextPipeline {
                 };
                 let objective = kto.check()?;
                 let block = config.preference.train.batch_size;
+                if block < 2 && kto.loss_type == prefopt_objectives::kto::KtoLossType::Kto {
+                    return Err(ExperimentError::Invalid(
+                        "KTO needs preference.train.batch_size of at least 2: its KL estimate \
+                         pairs each row with another row's completion in the batch"
+                            .into(),
+                    ));
+                }
+                let train_config = TrainConfig {
+                    shuffle: false,
+                    ..train_config.clone()
+                };
                 let prepare = |rows| -> Result<(Vec<[Vec<u32>; 2]>, Vec<[f64; 2]>)> {
                     let rows: &[prefopt_models::tokenizer::UnpairedExample] = rows;
                     let responses = kl_responses(rows, &kl_partners(rows.len(), block));

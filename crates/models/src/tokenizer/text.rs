@@ -206,6 +206,25 @@ impl TextTokenizer {
         self.encode_text(text)
     }
 
+    /// Token ids of `text` with the tokenizer's own special tokens added (a `bos` for Llama-2
+    /// style tokenizers, nothing for GPT-2 style ones): what `tokenizer(text)` gives in
+    /// `transformers`.
+    pub fn encode_with_special_tokens(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(self
+            .inner
+            .encode(text, true)
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?
+            .get_ids()
+            .to_vec())
+    }
+
+    /// The spelling of the end-of-sequence token.
+    pub fn eos_text(&self) -> Result<String> {
+        self.inner.id_to_token(self.special.eos).ok_or_else(|| {
+            ModelError::Tokenizer(format!("the eos id {} has no token", self.special.eos))
+        })
+    }
+
     /// Writes the tokenizer as `tokenizer.json`.
     pub fn save(&self, path: &Path) -> Result<()> {
         self.inner

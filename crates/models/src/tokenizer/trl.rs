@@ -1,24 +1,22 @@
-//! TRL-format rows as tokens, laid out as TRL's trainers lay them out, so that a loss computed
-//! here and one computed by TRL see the same sequences:
+//! TRL-format rows as tokens, laid out as TRL's `DPOTrainer` and `KTOTrainer` (1.x) lay them
+//! out, so that a loss computed here and one computed by TRL see the same sequences:
 //!
-//! - conversational texts are rendered with the checkpoint's chat template: the prompt alone
-//!   (with the generation prompt when its last message is the user's, continuing the final
-//!   message when it is the assistant's), then prompt + completion, whose extra text is the
-//!   completion (an error when the longer rendering does not begin with the prompt's);
-//! - standard texts are used as they are;
-//! - each part is tokenized on its own with no special tokens added, and every completion
-//!   ends with `eos` (for a chat checkpoint the template's end-of-turn then appears twice, as
-//!   in TRL);
-//! - `max_prompt_length` keeps a prompt's last tokens, `max_completion_length` a completion's
-//!   first ones (after `eos` was added), as `DPOTrainer.tokenize_row` does.
-//! - `max_length` bounds prompt + completion: the prompt loses its first tokens until the
-//!   longest completion fits (at least one prompt token stays), then completions are cut at
-//!   the end. TRL's `keep_end` drops prompt tokens per sequence; the two agree when a row's
-//!   completions have one length or fit.
+//! - conversational rows: the prompt is rendered with the checkpoint's chat template and the
+//!   generation prompt, prompt + completion without it, and each rendering is tokenized whole
+//!   (no special tokens added: the template places them);
+//! - standard rows: the prompt and prompt + completion + `eos` (appended as text unless the
+//!   completion already ends with it) are tokenized with the tokenizer's own special tokens;
+//! - the prompt is the tokens the prompt alone shares with every prompt + completion (the
+//!   tokens can merge across the boundary, or a template render the prompt differently alone),
+//!   and each completion is the rest of its sequence;
+//! - `max_length` keeps the first tokens of prompt + completion (TRL's `keep_start`); a row
+//!   whose prompt alone fills it has no completion left and is dropped, as TRL drops it;
+//! - `max_prompt_length` (keep a prompt's last tokens) and `max_completion_length` (keep a
+//!   completion's first tokens) are TRL 0.x's limits, applied after the above when set.
 
-use prefopt_data::trl::{Message, PairedRow, Role, RowOrigin, Text, UnpairedRow};
+use prefopt_data::trl::{Message, PairedRow, RowOrigin, Text, UnpairedRow};
 
-use super::{EncodedExample, TextTokenizer, Tokenizer};
+use super::{EncodedExample, TextTokenizer};
 use crate::chat::{ChatMessage, ChatTemplate};
 use crate::error::{ModelError, Result};
 
@@ -66,6 +64,10 @@ fn chat_messages(messages: &[Message]) -> Vec<ChatMessage> {
         .collect()
 }
 
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
 impl<'a> TrlEncoder<'a> {
     fn template(&self, origin: &RowOrigin) -> Result<&'a ChatTemplate> {
         self.template.ok_or_else(|| {
@@ -76,73 +78,46 @@ impl<'a> TrlEncoder<'a> {
         })
     }
 
-    /// The prompt as the model reads it, before tokenization.
-    pub fn render_prompt(&self, prompt: &Text, origin: &RowOrigin) -> Result<String> {
+    /// The tokens of the prompt alone.
+    fn prompt_tokens(&self, prompt: &Text, origin: &RowOrigin) -> Result<Vec<u32>> {
         match prompt {
-            Text::Plain(text) => Ok(text.clone()),
+            Text::Plain(text) => self.tokenizer.encode_with_special_tokens(text),
             Text::Conversation(messages) => {
-                let template = self.template(origin)?;
-                let chat = chat_messages(messages);
-                let render = |generation| {
-                    template
-                        .render(&chat, generation)
-                        .map_err(|e| row_error(origin, format!("prompt: {e}")))
-                };
-                match messages.last().map(|m| m.role) {
-                    Some(Role::Assistant) => {
-                        // `continue_final_message`: the rendering up to the end of the last
-                        // message's text, so the completion continues it.
-                        let full = render(false)?;
-                        let last = messages.last().map_or("", |m| m.content.as_str());
-                        let end = full
-                            .rfind(last)
-                            .map(|at| at + last.len())
-                            .or_else(|| full.rfind(last.trim()).map(|at| at + last.trim().len()))
-                            .ok_or_else(|| {
-                                row_error(
-                                    origin,
-                                    "prompt: the template's rendering does not contain the \
-                                     final assistant message to continue",
-                                )
-                            })?;
-                        Ok(full[..end].to_string())
-                    }
-                    _ => render(true),
-                }
+                let rendered = self
+                    .template(origin)?
+                    .render(&chat_messages(messages), true)
+                    .map_err(|e| row_error(origin, format!("prompt: {e}")))?;
+                self.tokenizer.encode(&rendered)
             }
         }
     }
 
-    /// A completion's text after `rendered_prompt`.
-    pub fn render_completion(
+    /// The tokens of prompt + completion.
+    fn sequence_tokens(
         &self,
         prompt: &Text,
         completion: &Text,
-        rendered_prompt: &str,
         column: &str,
         origin: &RowOrigin,
-    ) -> Result<String> {
+    ) -> Result<Vec<u32>> {
         match (prompt, completion) {
+            (Text::Plain(prompt), Text::Plain(completion)) => {
+                let eos = self.tokenizer.eos_text()?;
+                let mut text = format!("{prompt}{completion}");
+                if !completion.ends_with(&eos) {
+                    text.push_str(&eos);
+                }
+                self.tokenizer.encode_with_special_tokens(&text)
+            }
             (Text::Conversation(prompt), Text::Conversation(completion)) => {
-                let template = self.template(origin)?;
                 let mut chat = chat_messages(prompt);
                 chat.extend(chat_messages(completion));
-                let full = template
+                let rendered = self
+                    .template(origin)?
                     .render(&chat, false)
                     .map_err(|e| row_error(origin, format!("{column}: {e}")))?;
-                full.strip_prefix(rendered_prompt)
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        row_error(
-                            origin,
-                            format!(
-                                "{column}: the chat template's rendering of prompt + {column} \
-                                 does not begin with its rendering of the prompt alone"
-                            ),
-                        )
-                    })
+                self.tokenizer.encode(&rendered)
             }
-            (Text::Plain(_), Text::Plain(text)) => Ok(text.clone()),
             _ => Err(row_error(
                 origin,
                 format!("{column}: mixes strings and conversations with the prompt"),
@@ -150,54 +125,67 @@ impl<'a> TrlEncoder<'a> {
         }
     }
 
-    fn prompt_tokens(&self, prompt: &Text, origin: &RowOrigin) -> Result<(String, Vec<u32>)> {
-        let rendered = self.render_prompt(prompt, origin)?;
-        let mut tokens = self.tokenizer.encode(&rendered)?;
+    /// A prompt and its completions as TRL splits them, or `None` when `max_length` leaves no
+    /// completion token (the row is dropped).
+    fn split(
+        &self,
+        prompt: &Text,
+        completions: &[(&str, &Text)],
+        origin: &RowOrigin,
+    ) -> Result<Option<(Vec<u32>, Vec<Vec<u32>>)>> {
+        let prompt_ids = self.prompt_tokens(prompt, origin)?;
+        let sequences = completions
+            .iter()
+            .map(|(column, text)| self.sequence_tokens(prompt, text, column, origin))
+            .collect::<Result<Vec<_>>>()?;
+        let shared = sequences
+            .iter()
+            .map(|s| common_prefix(&prompt_ids, s))
+            .min()
+            .unwrap_or(0);
+        if shared == 0 {
+            return Err(row_error(
+                origin,
+                "prompt: no tokens to condition on (the prompt shares no token with its \
+                 completions' sequences)",
+            ));
+        }
+        let mut prompt = prompt_ids[..shared].to_vec();
+        let mut responses = Vec::with_capacity(sequences.len());
+        for ((column, _), sequence) in completions.iter().zip(&sequences) {
+            let mut response = sequence[shared..].to_vec();
+            if response.is_empty() {
+                return Err(row_error(
+                    origin,
+                    format!("{column}: no completion tokens after the prompt"),
+                ));
+            }
+            if let Some(max) = self.truncation.max_length {
+                if shared >= max {
+                    return Ok(None);
+                }
+                response.truncate(max - shared);
+            }
+            if let Some(max) = self.truncation.max_completion_length {
+                response.truncate(max);
+            }
+            responses.push(response);
+        }
         if let Some(max) = self.truncation.max_prompt_length {
-            tokens.drain(..tokens.len().saturating_sub(max));
+            prompt.drain(..prompt.len().saturating_sub(max));
         }
-        if tokens.is_empty() {
-            return Err(row_error(origin, "prompt: no tokens to condition on"));
-        }
-        Ok((rendered, tokens))
+        Ok(Some((prompt, responses)))
     }
 
-    fn completion_tokens(&self, text: &str) -> Result<Vec<u32>> {
-        let mut tokens = self.tokenizer.encode(text)?;
-        tokens.push(self.tokenizer.special().eos);
-        if let Some(max) = self.truncation.max_completion_length {
-            tokens.truncate(max);
-        }
-        Ok(tokens)
-    }
-
-    /// Applies `max_length` to a prompt and its completions.
-    fn fit(&self, prompt: &mut Vec<u32>, completions: &mut [Vec<u32>]) {
-        let Some(max) = self.truncation.max_length else {
-            return;
+    /// A paired row as `[chosen, rejected…]` responses after its prompt; `None` when
+    /// `max_length` leaves it no completion.
+    pub fn paired(&self, row: &PairedRow) -> Result<Option<EncodedExample>> {
+        let completions: Vec<(&str, &Text)> = std::iter::once(("chosen", &row.chosen))
+            .chain(row.rejected.iter().map(|r| ("rejected", r)))
+            .collect();
+        let Some((prompt, responses)) = self.split(&row.prompt, &completions, &row.origin)? else {
+            return Ok(None);
         };
-        let longest = completions.iter().map(Vec::len).max().unwrap_or(0);
-        let excess = (prompt.len() + longest).saturating_sub(max);
-        let dropped = excess.min(prompt.len().saturating_sub(1));
-        prompt.drain(..dropped);
-        let room = max.saturating_sub(prompt.len()).max(1);
-        for completion in completions {
-            completion.truncate(room);
-        }
-    }
-
-    /// A paired row as `[chosen, rejected…]` responses after its prompt.
-    pub fn paired(&self, row: &PairedRow) -> Result<EncodedExample> {
-        let (rendered, mut prompt) = self.prompt_tokens(&row.prompt, &row.origin)?;
-        let mut responses = Vec::with_capacity(row.rejected.len() + 1);
-        let texts = std::iter::once(("chosen", &row.chosen))
-            .chain(row.rejected.iter().map(|r| ("rejected", r)));
-        for (column, text) in texts {
-            let completion =
-                self.render_completion(&row.prompt, text, &rendered, column, &row.origin)?;
-            responses.push(self.completion_tokens(&completion)?);
-        }
-        self.fit(&mut prompt, &mut responses);
         let reference = match (row.extras.ref_chosen_logp, &row.extras.ref_rejected_logps) {
             (Some(chosen), Some(rejected)) => Some(
                 std::iter::once(chosen)
@@ -206,7 +194,7 @@ impl<'a> TrlEncoder<'a> {
             ),
             _ => None,
         };
-        Ok(EncodedExample {
+        Ok(Some(EncodedExample {
             prompt,
             responses,
             user: row.extras.user_id,
@@ -214,29 +202,23 @@ impl<'a> TrlEncoder<'a> {
             weight: row.extras.weight,
             smoothing: row.extras.smoothing,
             reference,
-        })
+        }))
     }
 
-    /// An unpaired row's prompt and completion.
-    pub fn unpaired(&self, row: &UnpairedRow) -> Result<UnpairedExample> {
-        let (rendered, mut prompt) = self.prompt_tokens(&row.prompt, &row.origin)?;
-        let text = self.render_completion(
-            &row.prompt,
-            &row.completion,
-            &rendered,
-            "completion",
-            &row.origin,
-        )?;
-        let mut completion = [self.completion_tokens(&text)?];
-        self.fit(&mut prompt, &mut completion);
-        let [completion] = completion;
-        Ok(UnpairedExample {
+    /// An unpaired row's prompt and completion; `None` when `max_length` leaves it none.
+    pub fn unpaired(&self, row: &UnpairedRow) -> Result<Option<UnpairedExample>> {
+        let completions = [("completion", &row.completion)];
+        let Some((prompt, mut responses)) = self.split(&row.prompt, &completions, &row.origin)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(UnpairedExample {
             prompt,
-            completion,
+            completion: responses.remove(0),
             label: row.label,
             user: row.extras.user_id,
             weight: row.extras.weight,
             reference: row.extras.ref_chosen_logp,
-        })
+        }))
     }
 }

@@ -57,6 +57,9 @@ pub struct TrainConfig {
     pub patience: Option<usize>,
     /// Orders the examples of every epoch.
     pub seed: u64,
+    /// Visit the examples in a fresh seeded order every epoch; `false` keeps their order
+    /// (KTO, whose rows are paired with their neighbours for the KL estimate).
+    pub shuffle: bool,
     /// JSONL file receiving one line per update and per evaluation (appended on resume).
     pub log: Option<PathBuf>,
     /// Where `checkpoint.safetensors` (and `best.safetensors`) are written.
@@ -86,6 +89,7 @@ impl Default for TrainConfig {
             eval_every: None,
             patience: None,
             seed: 0,
+            shuffle: true,
             log: None,
             checkpoint_dir: None,
             checkpoint_every: None,
@@ -272,7 +276,12 @@ pub fn train<M: Module + 'static>(
     while state.step < end {
         let epoch = state.step / updates_per_epoch;
         if order.0 != epoch {
-            order = (epoch, epoch_order(examples, config.seed, epoch));
+            let visit = if config.shuffle {
+                epoch_order(examples, config.seed, epoch)
+            } else {
+                (0..examples).collect()
+            };
+            order = (epoch, visit);
         }
         let start = (state.step % updates_per_epoch) * per_update;
         let update_examples = &order.1[start..(start + per_update).min(examples)];
