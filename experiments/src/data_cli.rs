@@ -338,7 +338,8 @@ pub struct GenerateArgs {
     pub kind: GeneratorArg,
     #[arg(long)]
     pub output: PathBuf,
-    /// Users.
+    /// Users (stated-style: personalised rows, each user always wanting one style that the
+    /// prompt does not state; rows carry `user_id`).
     #[arg(long)]
     pub users: Option<usize>,
     /// Catalog size (sequential).
@@ -457,6 +458,7 @@ impl GenerateArgs {
                     },
                     ..StatedStyleSpec::default()
                 };
+                spec.users = self.users;
                 spec.train_rows = self.rows.unwrap_or(spec.train_rows);
                 spec.test_rows = self.test_rows.unwrap_or(spec.test_rows);
                 if !self.styles.is_empty() {

@@ -82,6 +82,10 @@ fn accumulate(total: &mut BTreeMap<String, f64>, values: Vec<(String, f64)>, sha
     }
 }
 
+/// Soft tokens to place before the prompts of the examples at the given indices (P-DPO's
+/// user tokens), or `None`.
+pub type SoftTokens<'f> = &'f dyn Fn(&[usize]) -> Result<Option<Tensor<3>>>;
+
 /// Paired rows: the objective on each batch of the split.
 pub fn evaluate_paired(
     model: &Transformer,
@@ -89,6 +93,7 @@ pub fn evaluate_paired(
     reference: &ReferenceLogps,
     objective: &dyn Objective,
     batch_size: usize,
+    soft_tokens: Option<SoftTokens<'_>>,
     pad: u32,
 ) -> Result<HeldOut> {
     let task = PreferenceTask::new(examples, objective, Some(reference), pad);
@@ -96,7 +101,11 @@ pub fn evaluate_paired(
     let indices: Vec<usize> = (0..examples.len()).collect();
     for chunk in indices.chunks(batch_size.max(1)) {
         let items: Vec<ScoreItem<'_>> = chunk.iter().map(|&i| ScoreItem::of(&examples[i])).collect();
-        let scores = score(model, &items, ScoringMode::SharedPrefix, None, pad)?;
+        let soft = match soft_tokens {
+            Some(tokens) => tokens(chunk)?,
+            None => None,
+        };
+        let scores = score(model, &items, ScoringMode::SharedPrefix, soft, pad)?;
         let input = task.logps(&scores, chunk)?;
         let output = objective.compute(&input)?;
         let share = chunk.len() as f64 / examples.len() as f64;

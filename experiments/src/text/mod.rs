@@ -8,6 +8,7 @@
 
 pub mod data;
 pub mod evaluate;
+pub mod personal;
 pub mod report;
 pub mod run;
 pub mod settings;

@@ -166,7 +166,7 @@ pub fn write_report(outcome: &TextOutcome<'_>, out: &Path) -> Result<()> {
     } = outcome;
     let config = &pipeline.config;
     let objective = config.preference.objective.name();
-    let per_update = (trained.updates > 0).then(|| trained.seconds / trained.updates as f64);
+    let per_update = (trained.updates > 0).then(|| trained.update_seconds / trained.updates as f64);
     let before = row("before", "the starting model".into(), &trained.before, None)?;
     let mut after = row(
         &objective,
@@ -212,6 +212,15 @@ pub fn write_report(outcome: &TextOutcome<'_>, out: &Path) -> Result<()> {
          held-out comparisons; Δ is a paired t-test on them.",
         trained.after.logp_accuracy.len()
     )];
+    paragraphs.push(format!(
+        "Preference stage: {:.1} s, of which {:.1} s in its {} updates (`s/update`: forward, \
+         backward and optimizer step of {} rows); the rest is the reference's log-probs and \
+         the evaluations.",
+        trained.seconds,
+        trained.update_seconds,
+        trained.updates,
+        config.preference.train.batch_size * config.preference.train.grad_accum
+    ));
     if let Some(s) = trained.sft_seconds {
         paragraphs.push(format!("SFT on the chosen completions first: {s:.1} s."));
     }

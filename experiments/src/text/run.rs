@@ -8,34 +8,40 @@ use std::time::Instant;
 use burn::module::Module;
 use prefopt_models::lora;
 use prefopt_models::scoring::ScoringMode;
-use prefopt_models::tokenizer::EncodedExample;
+use prefopt_models::tokenizer::{EncodedExample, UnpairedExample};
 use prefopt_models::train::{
-    Evaluation, PreferenceTask, ReferenceLogps, SftTask, TrainConfig, UnpairedTask, kl_partners,
-    kl_responses, reference_logps, train, unpaired_reference_logps,
+    Evaluation, PreferenceTask, ReferenceLogps, SftTask, Task, TrainConfig, UnpairedTask,
+    kl_partners, kl_responses, reference_logps, train, unpaired_reference_logps,
 };
 use prefopt_models::transformer::Transformer;
 use prefopt_objectives::ObjectiveConfig;
 
 use super::data::{TextData, TextPipeline};
 use super::evaluate::{HeldOut, evaluate_paired, evaluate_unpaired};
+use super::personal::Personal;
 use super::report::{TextOutcome, write_report};
 use crate::common::logs::with_log;
 use crate::config::ExperimentConfig;
 use crate::error::{ExperimentError, Result};
 use crate::report::git_revision;
 
-/// What one evaluation during training measured, at which update.
+/// What each evaluation during training measured, at which update.
 pub type Curve = Vec<(usize, HeldOut)>;
 
 /// The trained policy and what was measured on the way.
 pub struct Trained {
     pub policy: Transformer,
+    /// P-DPO's user model and the dataset user id of each of its users (1, 2, …).
+    pub users: Option<(prefopt_user_models::prlhf::UserModel, Vec<i64>)>,
     pub before: HeldOut,
     pub after: HeldOut,
     pub curve: Curve,
     pub losses: Vec<f64>,
     pub updates: usize,
+    /// Seconds of the preference stage, reference log-probs and evaluations included.
     pub seconds: f64,
+    /// Seconds inside its updates alone.
+    pub update_seconds: f64,
     pub sft_seconds: Option<f64>,
     pub log: Option<PathBuf>,
 }
@@ -127,8 +133,7 @@ impl TextPipeline {
         let train_config = with_log(&train_config, Some(log_dir), "preference")?;
         let description = self.description()?;
         let begin = Instant::now();
-        let curve: RefCell<Curve> = RefCell::new(Vec::new());
-        let outcome = match (&self.train, &self.eval) {
+        let stage = match (&self.train, &self.eval) {
             (TextData::Paired(train_rows), TextData::Paired(eval_rows)) => {
                 let objective = config.preference.objective.check()?;
                 let reference_of = |rows: &[EncodedExample]| -> Result<ReferenceLogps> {
@@ -141,26 +146,36 @@ impl TextPipeline {
                 };
                 let train_reference = reference_of(train_rows)?;
                 let eval_reference = reference_of(eval_rows)?;
-                let evaluate = |m: &Transformer| {
-                    evaluate_paired(m, eval_rows, &eval_reference, objective.as_ref(), batch, pad)
-                };
-                let before = evaluate(&policy.clone().valid())?;
-                let task = PreferenceTask::new(train_rows, objective.as_ref(), Some(&train_reference), pad);
-                let mut evaluator = |m: &Transformer| {
-                    let held = evaluate(m).map_err(|e| {
-                        prefopt_models::ModelError::external("held-out evaluation", e)
-                    })?;
-                    let evaluation = Evaluation {
-                        score: held.score(),
-                        logged: held.logged(),
+                if let ObjectiveConfig::Pdpo(_) = &config.preference.objective {
+                    let personal = Personal {
+                        pipeline: self,
+                        objective: objective.as_ref(),
+                        train_rows,
+                        eval_rows,
+                        train_reference: &train_reference,
+                        eval_reference: &eval_reference,
                     };
-                    let step = curve.borrow().len();
-                    curve.borrow_mut().push((step, held));
-                    Ok(evaluation)
-                };
-                let outcome = train(policy, &task, &train_config, &description, Some(&mut evaluator))?;
-                let after = evaluate(&outcome.last.clone().valid())?;
-                (outcome, before, after)
+                    personal.train(policy, &train_config, &description)?
+                } else {
+                    let evaluate = |m: &Transformer| {
+                        evaluate_paired(
+                            m,
+                            eval_rows,
+                            &eval_reference,
+                            objective.as_ref(),
+                            batch,
+                            None,
+                            pad,
+                        )
+                    };
+                    let task = PreferenceTask::new(
+                        train_rows,
+                        objective.as_ref(),
+                        Some(&train_reference),
+                        pad,
+                    );
+                    run_stage(policy, &task, &evaluate, &train_config, &description)?
+                }
             }
             (TextData::Unpaired(train_rows), TextData::Unpaired(eval_rows)) => {
                 let ObjectiveConfig::Kto(kto) = &config.preference.objective else {
@@ -182,10 +197,10 @@ impl TextPipeline {
                     shuffle: false,
                     ..train_config.clone()
                 };
-                let prepare = |rows| -> Result<(Vec<[Vec<u32>; 2]>, Vec<[f64; 2]>)> {
-                    let rows: &[prefopt_models::tokenizer::UnpairedExample] = rows;
+                let prepare = |rows: &[UnpairedExample]| -> Result<(Vec<[Vec<u32>; 2]>, Vec<[f64; 2]>)> {
                     let responses = kl_responses(rows, &kl_partners(rows.len(), block));
-                    let mut logps = unpaired_reference_logps(&reference, rows, &responses, batch, pad)?;
+                    let mut logps =
+                        unpaired_reference_logps(&reference, rows, &responses, batch, pad)?;
                     for (row, logp) in rows.iter().zip(&mut logps) {
                         if let Some(cached) = row.reference {
                             logp[0] = cached;
@@ -209,23 +224,9 @@ impl TextPipeline {
                     reference: &eval_reference,
                     pad,
                 };
-                let evaluate = |m: &Transformer| evaluate_unpaired(m, &eval_task, &objective, batch);
-                let before = evaluate(&policy.clone().valid())?;
-                let mut evaluator = |m: &Transformer| {
-                    let held = evaluate(m).map_err(|e| {
-                        prefopt_models::ModelError::external("held-out evaluation", e)
-                    })?;
-                    let evaluation = Evaluation {
-                        score: held.score(),
-                        logged: held.logged(),
-                    };
-                    let step = curve.borrow().len();
-                    curve.borrow_mut().push((step, held));
-                    Ok(evaluation)
-                };
-                let outcome = train(policy, &task, &train_config, &description, Some(&mut evaluator))?;
-                let after = evaluate(&outcome.last.clone().valid())?;
-                (outcome, before, after)
+                let evaluate =
+                    |m: &Transformer| evaluate_unpaired(m, &eval_task, &objective, batch);
+                run_stage(policy, &task, &evaluate, &train_config, &description)?
             }
             _ => {
                 return Err(ExperimentError::Invalid(
@@ -233,26 +234,105 @@ impl TextPipeline {
                 ));
             }
         };
-        let (outcome, before, after) = outcome;
-        let steps: Vec<usize> = outcome.evaluations.iter().map(|(s, _)| *s).collect();
-        let curve = curve
-            .into_inner()
-            .into_iter()
-            .zip(steps)
-            .map(|((_, held), step)| (step, held))
-            .collect();
         Ok(Trained {
-            policy: outcome.last,
-            before,
-            after,
-            curve,
-            updates: outcome.state.step,
-            losses: outcome.losses,
+            policy: stage.policy,
+            users: stage.users,
+            before: stage.before,
+            after: stage.after,
+            curve: stage.curve,
+            updates: stage.updates,
+            losses: stage.losses,
             seconds: begin.elapsed().as_secs_f64(),
+            update_seconds: stage.update_seconds,
             sft_seconds,
             log: train_config.log,
         })
     }
+}
+
+/// What a preference stage returns, whatever module it trained.
+pub struct Stage {
+    pub policy: Transformer,
+    /// P-DPO's user model and the dataset user id of each of its users (1, 2, …).
+    pub users: Option<(prefopt_user_models::prlhf::UserModel, Vec<i64>)>,
+    pub before: HeldOut,
+    pub after: HeldOut,
+    pub curve: Curve,
+    pub losses: Vec<f64>,
+    pub updates: usize,
+    pub update_seconds: f64,
+}
+
+/// The training outcome of one module with held-out evaluations before, during and after.
+pub struct Evaluated<M> {
+    pub last: M,
+    pub before: HeldOut,
+    pub after: HeldOut,
+    pub curve: Curve,
+    pub losses: Vec<f64>,
+    pub updates: usize,
+    pub update_seconds: f64,
+}
+
+/// Trains `model` on `task`, evaluating with `evaluate` before training, at every evaluation
+/// of the trainer (logged under TRL's `eval_` names) and after the last update.
+pub fn evaluate_while_training<M: Module + 'static>(
+    model: M,
+    task: &dyn Task<M>,
+    evaluate: &dyn Fn(&M) -> Result<HeldOut>,
+    config: &TrainConfig,
+    description: &str,
+) -> Result<Evaluated<M>> {
+    let before = evaluate(&model.valid())?;
+    let curve: RefCell<Vec<HeldOut>> = RefCell::new(Vec::new());
+    let mut evaluator = |m: &M| {
+        let held = evaluate(&m.valid())
+            .map_err(|e| prefopt_models::ModelError::external("held-out evaluation", e))?;
+        let evaluation = Evaluation {
+            score: held.score(),
+            logged: held.logged(),
+        };
+        curve.borrow_mut().push(held);
+        Ok(evaluation)
+    };
+    let outcome = train(model, task, config, description, Some(&mut evaluator))?;
+    let after = evaluate(&outcome.last.valid())?;
+    let curve = outcome
+        .evaluations
+        .iter()
+        .map(|(step, _)| *step)
+        .zip(curve.into_inner())
+        .collect();
+    Ok(Evaluated {
+        last: outcome.last,
+        before,
+        after,
+        curve,
+        losses: outcome.losses,
+        updates: outcome.state.step,
+        update_seconds: outcome.update_seconds,
+    })
+}
+
+/// [`evaluate_while_training`] of a bare policy.
+fn run_stage(
+    policy: Transformer,
+    task: &dyn Task<Transformer>,
+    evaluate: &dyn Fn(&Transformer) -> Result<HeldOut>,
+    config: &TrainConfig,
+    description: &str,
+) -> Result<Stage> {
+    let run = evaluate_while_training(policy, task, evaluate, config, description)?;
+    Ok(Stage {
+        policy: run.last,
+        users: None,
+        before: run.before,
+        after: run.after,
+        curve: run.curve,
+        losses: run.losses,
+        updates: run.updates,
+        update_seconds: run.update_seconds,
+    })
 }
 
 /// `prefopt train` with `[data] train`: trains, then writes into `out` the PEFT adapter
@@ -280,6 +360,16 @@ pub fn train_text(config: ExperimentConfig, out: &Path) -> Result<()> {
         &checkpoint,
         &out.join("policy-hf"),
     )?;
+    if let Some((users, ids)) = &trained.users {
+        // P-DPO's user model (load with `UserModel::load`) and which dataset user each row is.
+        users.save(&out.join("users.safetensors"))?;
+        let path = out.join("users.json");
+        let json = serde_json::to_string_pretty(&serde_json::json!({
+            "generic": 0,
+            "dataset_user_ids": ids,
+        }))?;
+        std::fs::write(&path, json + "\n").map_err(|e| ExperimentError::io(&path, e))?;
+    }
     let outcome = TextOutcome {
         pipeline: &pipeline,
         trained: &trained,

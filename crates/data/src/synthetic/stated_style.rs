@@ -85,6 +85,10 @@ pub struct StatedStyleSpec {
     pub unpaired: bool,
     /// The styles users ask for (a style always asked makes the preference unconditional).
     pub styles: Vec<Style>,
+    /// Personalised rows: this many users, user `u` (1, 2, …) always wanting style
+    /// `styles[(u − 1) % styles.len()]`, which the prompt no longer states; rows carry
+    /// `user_id` (P-DPO).
+    pub users: Option<usize>,
     pub seed: u64,
 }
 
@@ -97,6 +101,7 @@ impl Default for StatedStyleSpec {
             format: Format::Conversational,
             unpaired: false,
             styles: Style::ALL.to_vec(),
+            users: None,
             seed: 0,
         }
     }
@@ -117,6 +122,9 @@ impl StatedStyleSpec {
                 format!("{} is outside 1..=3 (the other styles)", self.negatives),
             ));
         }
+        if self.users == Some(0) {
+            return Err(DataError::parameter("users", "personalised rows need at least one user"));
+        }
         if self.styles.is_empty() || self.train_rows == 0 || self.test_rows == 0 {
             return Err(DataError::parameter(
                 "styles",
@@ -133,15 +141,22 @@ impl StatedStyleSpec {
                 let name = names[rng.random_range(0..names.len())];
                 let thing = THINGS[rng.random_range(0..THINGS.len())];
                 let count = COUNTS[rng.random_range(0..COUNTS.len())];
-                let style = self.styles[rng.random_range(0..self.styles.len())];
+                let user = self.users.map(|n| rng.random_range(1..=n.max(1)));
+                let style = match user {
+                    Some(u) => self.styles[(u - 1) % self.styles.len()],
+                    None => self.styles[rng.random_range(0..self.styles.len())],
+                };
+                let instruction = if user.is_some() { "" } else { style.instruction() };
                 let question = format!("How many {thing} does {name} have?");
                 let sentence = format!("{name} has {count} {thing}.");
                 let prompt = match self.format {
-                    Format::Standard => format!(
-                        "Question: {question} {}\nAnswer:",
-                        style.instruction()
-                    ),
-                    Format::Conversational => format!("{question} {}", style.instruction()),
+                    Format::Standard => format!("Question: {question} {instruction}")
+                        .trim_end()
+                        .to_string()
+                        + "\nAnswer:",
+                    Format::Conversational => format!("{question} {instruction}")
+                        .trim_end()
+                        .to_string(),
                 };
                 let lead = if self.format == Format::Standard { " " } else { "" };
                 let mut others: Vec<Style> =
@@ -158,7 +173,10 @@ impl StatedStyleSpec {
                     chosen: completion(style),
                     rejected: others[..self.negatives].iter().map(|&s| completion(s)).collect(),
                     implicit_prompt: false,
-                    extras: Extras::default(),
+                    extras: Extras {
+                        user_id: user.map(|u| u as i64),
+                        ..Extras::default()
+                    },
                 }
             })
             .collect()
@@ -187,14 +205,14 @@ impl StatedStyleSpec {
                                 prompt: p.prompt.clone(),
                                 completion: p.chosen,
                                 label: true,
-                                extras: Extras::default(),
+                                extras: p.extras.clone(),
                             };
                             let rejected = p.rejected.into_iter().map(move |r| UnpairedRow {
                                 origin: p.origin.clone(),
                                 prompt: p.prompt.clone(),
                                 completion: r,
                                 label: false,
-                                extras: Extras::default(),
+                                extras: p.extras.clone(),
                             });
                             std::iter::once(chosen).chain(rejected)
                         })

@@ -184,6 +184,9 @@ pub struct TrainOutcome<M> {
     pub evaluations: Vec<(usize, f64)>,
     /// Whether early stopping ended the run.
     pub stopped_early: bool,
+    /// Wall-clock seconds spent in this process's updates (forward, backward, optimizer step),
+    /// without evaluations and checkpoints: TRL's `train_runtime` less its evaluations.
+    pub update_seconds: f64,
 }
 
 /// Examples of epoch `epoch`, in the order the loop visits them.
@@ -271,6 +274,7 @@ pub fn train<M: Module + 'static>(
     let mut losses = Vec::new();
     let mut evaluations = Vec::new();
     let mut stopped_early = false;
+    let mut update_seconds = 0.0;
     let end = config.stop_after.map_or(total, |s| s.min(total));
     let mut order = (usize::MAX, Vec::new());
     while state.step < end {
@@ -288,6 +292,7 @@ pub fn train<M: Module + 'static>(
         let mut gradients = BTreeMap::new();
         let mut loss_sum = 0.0;
         let mut metrics: BTreeMap<String, f64> = BTreeMap::new();
+        let update_start = std::time::Instant::now();
         let micro_batches: Vec<&[usize]> = update_examples.chunks(config.batch_size).collect();
         for micro in &micro_batches {
             let share = micro.len() as f64 / update_examples.len() as f64;
@@ -313,6 +318,7 @@ pub fn train<M: Module + 'static>(
         let grad_norm = clip_global_norm(&mut gradients, config.max_grad_norm);
         let lr = schedule.lr(state.step);
         model = optimizer.step(model, &gradients, lr)?;
+        update_seconds += update_start.elapsed().as_secs_f64();
         state.step += 1;
         losses.push(loss_sum);
         log.update(state.step, epoch, loss_sum, lr, grad_norm, &metrics)?;
@@ -366,6 +372,7 @@ pub fn train<M: Module + 'static>(
         losses,
         evaluations,
         stopped_early,
+        update_seconds,
     })
 }
 
