@@ -45,6 +45,14 @@ impl PipelineArgs {
     fn pipeline(&self) -> Result<RecPipeline> {
         let mut config = ExperimentConfig::from_file(&self.config)?;
         config.override_run(self.device.as_deref(), self.seed);
+        if config.data.train.is_some() {
+            return Err(ExperimentError::Invalid(format!(
+                "{}: `[data] train` names a TRL-format dataset, which `prefopt train` evaluates \
+                 on its held-out split (results.md, results.json's `eval`); `prefopt eval` and \
+                 `score` read item datasets (`[data] dir`)",
+                self.config.display()
+            )));
+        }
         RecPipeline::new(config)
     }
 }

@@ -13,8 +13,7 @@ use common::scratch;
 use prefopt_data::parquet_io::{ParquetSink, WriteOptions};
 use prefopt_data::synthetic::StatedStyleSpec;
 use prefopt_data::trl::{
-    Extras, Format, Message, PairedRow, Role, RowOrigin, Text, TrlDataset, TrlRows,
-    write_parquet,
+    Extras, Format, Message, PairedRow, Role, RowOrigin, Text, TrlDataset, TrlRows, write_parquet,
 };
 use serde_json::json;
 
@@ -90,7 +89,10 @@ fn standard_conversational_and_unpaired_rows_read_from_json_lines() {
     );
     assert_eq!(
         row.rejected,
-        vec![Text::Conversation(vec![message(Role::Assistant, "Go away.")])]
+        vec![Text::Conversation(vec![message(
+            Role::Assistant,
+            "Go away."
+        )])]
     );
 
     let unpaired = dir.join("unpaired.jsonl");
@@ -129,11 +131,16 @@ fn implicit_prompts_are_the_shared_beginning_as_trl_extracts_it() {
     let conversational = dir.join("implicit-chat.jsonl");
     jsonl(
         &conversational,
-        &[json!({"chosen": [user("Hi"), assistant("Hello.")], "rejected": [user("Hi"), assistant("No.")]})],
+        &[
+            json!({"chosen": [user("Hi"), assistant("Hello.")], "rejected": [user("Hi"), assistant("No.")]}),
+        ],
     );
     let data = TrlDataset::read(&conversational, "train").unwrap();
     let row = &paired(&data)[0];
-    assert_eq!(row.prompt, Text::Conversation(vec![message(Role::User, "Hi")]));
+    assert_eq!(
+        row.prompt,
+        Text::Conversation(vec![message(Role::User, "Hi")])
+    );
     assert_eq!(
         row.chosen,
         Text::Conversation(vec![message(Role::Assistant, "Hello.")])
@@ -214,12 +221,16 @@ fn parquet_files_and_hub_dataset_folders_read_like_json_lines() {
     // pyarrow writes large_string; Polars string views: both are strings.
     let standard = dir.join("standard.parquet");
     let columns: Vec<(&str, ArrayRef)> = vec![
-        ("prompt", Arc::new(LargeStringArray::from(vec!["The sky is"]))),
+        (
+            "prompt",
+            Arc::new(LargeStringArray::from(vec!["The sky is"])),
+        ),
         ("chosen", Arc::new(StringArray::from(vec![" blue."]))),
         ("rejected", Arc::new(StringArray::from(vec![" green."]))),
     ];
     let batch = RecordBatch::try_from_iter(columns).unwrap();
-    let mut sink = ParquetSink::create(&standard, batch.schema(), &WriteOptions::default()).unwrap();
+    let mut sink =
+        ParquetSink::create(&standard, batch.schema(), &WriteOptions::default()).unwrap();
     sink.write(&batch).unwrap();
     sink.finish().unwrap();
     let data = TrlDataset::read(&standard, "train").unwrap();
@@ -236,7 +247,9 @@ fn a_missing_split_names_what_was_looked_for() {
     }
     .write(&dir)
     .unwrap();
-    let error = TrlDataset::read(&*dir, "validation").unwrap_err().to_string();
+    let error = TrlDataset::read(&*dir, "validation")
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("no `validation` split"), "{error}");
     assert!(error.contains("data/validation-*.parquet"), "{error}");
 }
@@ -300,18 +313,31 @@ fn bad_rows_are_errors_naming_the_file_row_and_column() {
         &unpaired,
         &[json!({"prompt": "Hi", "completion": " yes", "label": 1})],
     );
-    let error = TrlDataset::read(&unpaired, "train").unwrap_err().to_string();
+    let error = TrlDataset::read(&unpaired, "train")
+        .unwrap_err()
+        .to_string();
     assert!(
         error.contains("row 0, column `label`: expected a boolean"),
         "{error}"
     );
     let no_prompt = dir.join("unpaired-no-prompt.jsonl");
     jsonl(&no_prompt, &[json!({"completion": " yes", "label": true})]);
-    let error = TrlDataset::read(&no_prompt, "train").unwrap_err().to_string();
-    assert!(error.contains("unpaired rows (completion/label) need a prompt"), "{error}");
+    let error = TrlDataset::read(&no_prompt, "train")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("unpaired rows (completion/label) need a prompt"),
+        "{error}"
+    );
     let not_json = dir.join("broken.jsonl");
-    std::fs::write(&not_json, "{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"c\"}\n{oops\n").unwrap();
-    let error = TrlDataset::read(&not_json, "train").unwrap_err().to_string();
+    std::fs::write(
+        &not_json,
+        "{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"c\"}\n{oops\n",
+    )
+    .unwrap();
+    let error = TrlDataset::read(&not_json, "train")
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("line 2"), "{error}");
 }
 

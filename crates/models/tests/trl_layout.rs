@@ -35,18 +35,22 @@ fn smollm2() -> PathBuf {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("prefopt-trl-layout-{}-{name}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("prefopt-trl-layout-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A prompt's tokens and its completions' tokens.
+type Layout = (Vec<u32>, Vec<Vec<u32>>);
 
 /// `(prompt, completions)` of the one row in `line`, or the error.
 fn encode(
     encoder: &TrlEncoder<'_>,
     dir: &Path,
     line: &serde_json::Value,
-) -> Result<Option<(Vec<u32>, Vec<Vec<u32>>)>, String> {
+) -> Result<Option<Layout>, String> {
     let file = dir.join("row.jsonl");
     std::fs::write(&file, format!("{line}\n")).unwrap();
     let dataset = TrlDataset::read(&file, "train").map_err(|e| e.to_string())?;
@@ -70,7 +74,8 @@ fn rows_are_tokenized_as_trl_prepares_them() {
         "{} is missing: run tools/fetch-smollm2.sh",
         path.display()
     );
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trl/smollm2_layouts.json");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trl/smollm2_layouts.json");
     let layouts: Layouts =
         serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
     assert_eq!(layouts.trl, "1.16.0");
@@ -86,8 +91,16 @@ fn rows_are_tokenized_as_trl_prepares_them() {
         let (prompt, completions) = encode(&encoder, &dir, &case.row)
             .unwrap_or_else(|e| panic!("case {i}: {e}"))
             .unwrap();
-        assert_eq!(prompt, case.prompt_ids, "case {i} ({}): prompt", case.trainer);
-        assert_eq!(completions, case.completion_ids, "case {i} ({}): completions", case.trainer);
+        assert_eq!(
+            prompt, case.prompt_ids,
+            "case {i} ({}): prompt",
+            case.trainer
+        );
+        assert_eq!(
+            completions, case.completion_ids,
+            "case {i} ({}): completions",
+            case.trainer
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -179,7 +192,10 @@ fn a_conversation_without_a_template_or_with_a_failing_one_is_an_error_naming_th
         truncation: Truncation::default(),
     };
     let error = encode(&none, &dir, &row).unwrap_err();
-    assert!(error.contains("row.jsonl: row 0: a conversational row needs a chat template"), "{error}");
+    assert!(
+        error.contains("row.jsonl: row 0: a conversational row needs a chat template"),
+        "{error}"
+    );
     let strict = chat_template(
         "{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('system messages are not supported') }}{% endif %}\
          <{{ m.role }}> {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<assistant> {% endif %}",
@@ -189,8 +205,14 @@ fn a_conversation_without_a_template_or_with_a_failing_one_is_an_error_naming_th
         ..none
     };
     let error = encode(&failing, &dir, &row).unwrap_err();
-    assert!(error.contains("row.jsonl: row 0: prompt: tokenizer: chat template"), "{error}");
-    assert!(error.contains("system messages are not supported"), "{error}");
+    assert!(
+        error.contains("row.jsonl: row 0: prompt: tokenizer: chat template"),
+        "{error}"
+    );
+    assert!(
+        error.contains("system messages are not supported"),
+        "{error}"
+    );
     let plain = chat_template(
         "{% for m in messages %}<{{ m.role }}> {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<assistant> {% endif %}",
     );

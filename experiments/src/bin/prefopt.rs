@@ -28,7 +28,8 @@ enum Command {
     /// Build, inspect and generate preference datasets.
     #[command(subcommand)]
     Data(DataCommand),
-    /// SFT, then the preference stage of a TOML config; saves both models and a report.
+    /// SFT, then the preference stage of a TOML config (item data), or any loss on a TRL-format
+    /// text dataset (`[data] train`); saves the models and a report.
     Train(Box<TrainArgs>),
     /// Evaluate a saved model on the test split (ranking, generation, popularity bias).
     Eval(Box<EvalArgs>),
@@ -43,7 +44,7 @@ enum DataCommand {
     /// Print a dataset's schema, row count and statistics, validating every row.
     Inspect(InspectArgs),
     /// Write a synthetic dataset with known ground truth.
-    Generate(GenerateArgs),
+    Generate(Box<GenerateArgs>),
 }
 
 fn main() -> ExitCode {

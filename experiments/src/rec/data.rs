@@ -178,6 +178,7 @@ mod tests {
             max_test: Some(20),
             sample,
             sample_seed,
+            ..DataConfig::default()
         })
         .unwrap()
     }

@@ -55,7 +55,10 @@ impl TextData {
                 .map(|e| (e.prompt.len() as f64, e.completion.len() as f64))
                 .unzip(),
         };
-        (crate::common::mean(&prompts), crate::common::mean(&completions))
+        (
+            crate::common::mean(&prompts),
+            crate::common::mean(&completions),
+        )
     }
 }
 
@@ -194,8 +197,18 @@ impl TextPipeline {
             )));
         }
         let sample_seed = config.data.sample_seed;
-        limit(&mut train, config.data.max_train, config.data.sample, sample_seed);
-        limit(&mut eval, config.data.max_valid, config.data.sample, sample_seed ^ 1);
+        limit(
+            &mut train,
+            config.data.max_train,
+            config.data.sample,
+            sample_seed,
+        );
+        limit(
+            &mut eval,
+            config.data.max_valid,
+            config.data.sample,
+            sample_seed ^ 1,
+        );
         let device = config.device_choice()?.device()?.autodiff();
         let loaded = Pretrained::load(&checkpoint, &device, DType::F32)?;
         let template = loaded.chat_template.filter(|_| config.model.chat_template);
@@ -257,7 +270,11 @@ impl TextPipeline {
             return Err(ExperimentError::Invalid(format!(
                 "no {} row is left: text.max_length {:?} leaves no completion token after the \
                  prompts",
-                if train.is_empty() { "training" } else { "evaluation" },
+                if train.is_empty() {
+                    "training"
+                } else {
+                    "evaluation"
+                },
                 settings.max_length
             )));
         }

@@ -100,7 +100,8 @@ pub fn evaluate_paired(
     let mut out = HeldOut::default();
     let indices: Vec<usize> = (0..examples.len()).collect();
     for chunk in indices.chunks(batch_size.max(1)) {
-        let items: Vec<ScoreItem<'_>> = chunk.iter().map(|&i| ScoreItem::of(&examples[i])).collect();
+        let items: Vec<ScoreItem<'_>> =
+            chunk.iter().map(|&i| ScoreItem::of(&examples[i])).collect();
         let soft = match soft_tokens {
             Some(tokens) => tokens(chunk)?,
             None => None,
@@ -133,7 +134,10 @@ pub fn evaluate_paired(
         let logp = beats(&chosen_logps, &rejected_logps, &logp_present, r - 1);
         for (position, &i) in chunk.iter().enumerate() {
             if let Some(user) = examples[i].user {
-                out.per_user.entry(user).or_default().push(rewards[position]);
+                out.per_user
+                    .entry(user)
+                    .or_default()
+                    .push(rewards[position]);
             }
         }
         out.reward_accuracy.extend(rewards);
@@ -161,7 +165,10 @@ pub fn evaluate_unpaired(
             prefopt_objectives::Extra::Scalar(x) => host(x.clone()).first().copied(),
             _ => None,
         });
-        let loss = host(output.loss.clone()).first().copied().unwrap_or(f64::NAN);
+        let loss = host(output.loss.clone())
+            .first()
+            .copied()
+            .unwrap_or(f64::NAN);
         let share = chunk.len() as f64 / examples.len() as f64;
         accumulate(
             &mut out.metrics,
@@ -176,8 +183,7 @@ pub fn evaluate_unpaired(
         by_prompt.entry(e.prompt.as_slice()).or_default().push(i);
     }
     for rows in by_prompt.values() {
-        let (good, bad): (Vec<usize>, Vec<usize>) =
-            rows.iter().partition(|&&i| examples[i].label);
+        let (good, bad): (Vec<usize>, Vec<usize>) = rows.iter().partition(|&&i| examples[i].label);
         if good.is_empty() || bad.is_empty() {
             continue;
         }

@@ -143,10 +143,15 @@ impl Personal<'_> {
         let batch = self.pipeline.config.eval.batch_size;
         let evaluate = |model: &PersonalizedPolicy| -> Result<HeldOut> {
             let soft = |chunk: &[usize]| -> Result<Option<Tensor<3>>> {
-                let ids = model.users.generic_for_unknown(&user_indices(&eval_rows, chunk));
-                Ok(Some(model.users.embeddings(&ids).map_err(|e| {
-                    ModelError::external("user embeddings", e)
-                })?))
+                let ids = model
+                    .users
+                    .generic_for_unknown(&user_indices(&eval_rows, chunk));
+                Ok(Some(
+                    model
+                        .users
+                        .embeddings(&ids)
+                        .map_err(|e| ModelError::external("user embeddings", e))?,
+                ))
             };
             let held = evaluate_paired(
                 &model.policy,

@@ -35,7 +35,12 @@ const VALUE_COLUMNS: [&str; 7] = [
     "s/update",
 ];
 
-fn row(method: &str, settings: String, held: &HeldOut, seconds_per_update: Option<f64>) -> Result<Row> {
+fn row(
+    method: &str,
+    settings: String,
+    held: &HeldOut,
+    seconds_per_update: Option<f64>,
+) -> Result<Row> {
     let mut metrics = BTreeMap::new();
     for (name, values) in [
         (INTERVAL_COLUMNS[0], &held.reward_accuracy),
@@ -137,12 +142,7 @@ fn per_user_table(before: &HeldOut, after: &HeldOut) -> Result<Option<Table>> {
                 values: before
                     .per_user
                     .get(user)
-                    .map(|b| {
-                        BTreeMap::from([(
-                            "before".to_string(),
-                            crate::common::mean(b),
-                        )])
-                    })
+                    .map(|b| BTreeMap::from([("before".to_string(), crate::common::mean(b))]))
                     .unwrap_or_default(),
                 versus_baseline: None,
             })
@@ -160,9 +160,7 @@ fn per_user_table(before: &HeldOut, after: &HeldOut) -> Result<Option<Table>> {
 
 pub fn write_report(outcome: &TextOutcome<'_>, out: &Path) -> Result<()> {
     let TextOutcome {
-        pipeline,
-        trained,
-        ..
+        pipeline, trained, ..
     } = outcome;
     let config = &pipeline.config;
     let objective = config.preference.objective.name();
@@ -176,7 +174,10 @@ pub fn write_report(outcome: &TextOutcome<'_>, out: &Path) -> Result<()> {
             config
                 .lora
                 .as_ref()
-                .map_or(", full fine-tuning".into(), |l| format!(", LoRA r{}", l.rank))
+                .map_or(", full fine-tuning".into(), |l| format!(
+                    ", LoRA r{}",
+                    l.rank
+                ))
         ),
         &trained.after,
         per_update,
@@ -193,7 +194,13 @@ pub fn write_report(outcome: &TextOutcome<'_>, out: &Path) -> Result<()> {
         .iter()
         .chain(VALUE_COLUMNS.iter())
         .map(|c| c.to_string())
-        .chain(trained.after.metrics.contains_key("kl").then(|| "kl".to_string()))
+        .chain(
+            trained
+                .after
+                .metrics
+                .contains_key("kl")
+                .then(|| "kl".to_string()),
+        )
         .collect();
     let table = Table {
         id: "text".into(),

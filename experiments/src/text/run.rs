@@ -25,6 +25,9 @@ use crate::config::ExperimentConfig;
 use crate::error::{ExperimentError, Result};
 use crate::report::git_revision;
 
+/// Each unpaired row's `[completion, mismatched completion]` and their reference log-probs.
+type KlPrepared = (Vec<[Vec<u32>; 2]>, Vec<[f64; 2]>);
+
 /// What each evaluation during training measured, at which update.
 pub type Curve = Vec<(usize, HeldOut)>;
 
@@ -94,7 +97,11 @@ impl TextPipeline {
                 eval_every: None,
                 ..with_log(&sft_config, Some(log_dir), "sft")?
             };
-            eprintln!("SFT: {} epochs on {} completions", sft_config.epochs, examples.len());
+            eprintln!(
+                "SFT: {} epochs on {} completions",
+                sft_config.epochs,
+                examples.len()
+            );
             let task = SftTask {
                 examples: &examples,
                 pad: self.pad(),
@@ -139,9 +146,13 @@ impl TextPipeline {
                 let reference_of = |rows: &[EncodedExample]| -> Result<ReferenceLogps> {
                     Ok(match ReferenceLogps::from_examples(rows) {
                         Some(cached) => cached,
-                        None => {
-                            reference_logps(&reference, rows, batch, ScoringMode::SharedPrefix, pad)?
-                        }
+                        None => reference_logps(
+                            &reference,
+                            rows,
+                            batch,
+                            ScoringMode::SharedPrefix,
+                            pad,
+                        )?,
                     })
                 };
                 let train_reference = reference_of(train_rows)?;
@@ -197,7 +208,7 @@ impl TextPipeline {
                     shuffle: false,
                     ..train_config.clone()
                 };
-                let prepare = |rows: &[UnpairedExample]| -> Result<(Vec<[Vec<u32>; 2]>, Vec<[f64; 2]>)> {
+                let prepare = |rows: &[UnpairedExample]| -> Result<KlPrepared> {
                     let responses = kl_responses(rows, &kl_partners(rows.len(), block));
                     let mut logps =
                         unpaired_reference_logps(&reference, rows, &responses, batch, pad)?;

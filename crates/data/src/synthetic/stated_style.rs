@@ -16,8 +16,7 @@ use rand::{RngExt, SeedableRng};
 
 use crate::error::{DataError, Result};
 use crate::trl::{
-    Extras, Format, Message, PairedRow, Role, RowOrigin, Text, TrlRows, UnpairedRow,
-    write_parquet,
+    Extras, Format, Message, PairedRow, Role, RowOrigin, Text, TrlRows, UnpairedRow, write_parquet,
 };
 
 const NAMES: [&str; 24] = [
@@ -86,8 +85,8 @@ pub struct StatedStyleSpec {
     /// The styles users ask for (a style always asked makes the preference unconditional).
     pub styles: Vec<Style>,
     /// Personalised rows: this many users, user `u` (1, 2, …) always wanting style
-    /// `styles[(u − 1) % styles.len()]`, which the prompt no longer states; rows carry
-    /// `user_id` (P-DPO).
+    /// `styles[(u − 1) % styles.len()]`, which the prompt no longer states, and rejecting the
+    /// other users' styles; rows carry `user_id` (P-DPO).
     pub users: Option<usize>,
     pub seed: u64,
 }
@@ -122,8 +121,22 @@ impl StatedStyleSpec {
                 format!("{} is outside 1..=3 (the other styles)", self.negatives),
             ));
         }
+        if self.users.is_some() && self.negatives >= self.styles.len() {
+            return Err(DataError::parameter(
+                "negatives",
+                format!(
+                    "personalised rows reject other users' styles: {} negatives need more than \
+                     {} styles",
+                    self.negatives,
+                    self.styles.len()
+                ),
+            ));
+        }
         if self.users == Some(0) {
-            return Err(DataError::parameter("users", "personalised rows need at least one user"));
+            return Err(DataError::parameter(
+                "users",
+                "personalised rows need at least one user",
+            ));
         }
         if self.styles.is_empty() || self.train_rows == 0 || self.test_rows == 0 {
             return Err(DataError::parameter(
@@ -135,7 +148,13 @@ impl StatedStyleSpec {
     }
 
     /// One split's pairs; `names` are the people its facts are about.
-    fn pairs(&self, rows: usize, names: &[&str], split: &Path, rng: &mut Xoshiro256PlusPlus) -> Vec<PairedRow> {
+    fn pairs(
+        &self,
+        rows: usize,
+        names: &[&str],
+        split: &Path,
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Vec<PairedRow> {
         (0..rows)
             .map(|row| {
                 let name = names[rng.random_range(0..names.len())];
@@ -146,24 +165,45 @@ impl StatedStyleSpec {
                     Some(u) => self.styles[(u - 1) % self.styles.len()],
                     None => self.styles[rng.random_range(0..self.styles.len())],
                 };
-                let instruction = if user.is_some() { "" } else { style.instruction() };
+                let instruction = if user.is_some() {
+                    ""
+                } else {
+                    style.instruction()
+                };
                 let question = format!("How many {thing} does {name} have?");
                 let sentence = format!("{name} has {count} {thing}.");
                 let prompt = match self.format {
-                    Format::Standard => format!("Question: {question} {instruction}")
-                        .trim_end()
-                        .to_string()
-                        + "\nAnswer:",
-                    Format::Conversational => format!("{question} {instruction}")
-                        .trim_end()
-                        .to_string(),
+                    Format::Standard => {
+                        format!("Question: {question} {instruction}")
+                            .trim_end()
+                            .to_string()
+                            + "\nAnswer:"
+                    }
+                    Format::Conversational => {
+                        format!("{question} {instruction}").trim_end().to_string()
+                    }
                 };
-                let lead = if self.format == Format::Standard { " " } else { "" };
-                let mut others: Vec<Style> =
-                    Style::ALL.iter().copied().filter(|s| *s != style).collect();
+                let lead = if self.format == Format::Standard {
+                    " "
+                } else {
+                    ""
+                };
+                // Personalised rows reject other users' styles only, so that nothing but the
+                // user tells which completion is preferred.
+                let pool: &[Style] = if user.is_some() {
+                    &self.styles
+                } else {
+                    &Style::ALL
+                };
+                let mut others: Vec<Style> = pool.iter().copied().filter(|s| *s != style).collect();
                 others.shuffle(rng);
-                let completion =
-                    |s: Style| text(self.format, Role::Assistant, format!("{lead}{}", s.render(&sentence, count)));
+                let completion = |s: Style| {
+                    text(
+                        self.format,
+                        Role::Assistant,
+                        format!("{lead}{}", s.render(&sentence, count)),
+                    )
+                };
                 PairedRow {
                     origin: RowOrigin {
                         file: split.to_path_buf(),
@@ -171,7 +211,10 @@ impl StatedStyleSpec {
                     },
                     prompt: text(self.format, Role::User, prompt),
                     chosen: completion(style),
-                    rejected: others[..self.negatives].iter().map(|&s| completion(s)).collect(),
+                    rejected: others[..self.negatives]
+                        .iter()
+                        .map(|&s| completion(s))
+                        .collect(),
                     implicit_prompt: false,
                     extras: Extras {
                         user_id: user.map(|u| u as i64),
@@ -193,7 +236,9 @@ impl StatedStyleSpec {
             ("train", self.train_rows, train_names),
             ("test", self.test_rows, test_names),
         ] {
-            let path = dir.join("data").join(format!("{split}-00000-of-00001.parquet"));
+            let path = dir
+                .join("data")
+                .join(format!("{split}-00000-of-00001.parquet"));
             let pairs = self.pairs(rows, names, &path, &mut rng);
             let rows = if self.unpaired {
                 TrlRows::Unpaired(

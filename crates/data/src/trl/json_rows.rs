@@ -103,7 +103,11 @@ fn json_value(array: &dyn Array, index: usize) -> std::result::Result<Value, Str
             let cast = cast(array, index, &DataType::Int64)?;
             Value::from(cast.as_primitive::<Int64Type>().value(0))
         }
-        DataType::UInt64 => Value::from(array.as_primitive::<arrow::datatypes::UInt64Type>().value(index)),
+        DataType::UInt64 => Value::from(
+            array
+                .as_primitive::<arrow::datatypes::UInt64Type>()
+                .value(index),
+        ),
         DataType::Float16 | DataType::Float32 | DataType::Float64 => {
             let cast = cast(array, index, &DataType::Float64)?;
             let value = cast.as_primitive::<Float64Type>().value(0);

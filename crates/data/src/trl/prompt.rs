@@ -35,7 +35,10 @@ pub fn extract_text_prompt(chosen: &str, rejected: &[String]) -> (String, String
         .min()
         .unwrap_or(0);
     let split = |text: &str| -> (String, String) {
-        let at = text.char_indices().nth(length).map_or(text.len(), |(b, _)| b);
+        let at = text
+            .char_indices()
+            .nth(length)
+            .map_or(text.len(), |(b, _)| b);
         (text[..at].to_string(), text[at..].to_string())
     };
     let (prompt, chosen) = split(chosen);

@@ -214,7 +214,10 @@ fn parse_unpaired(
         other => {
             return Err(at.error(
                 "label",
-                format!("expected a boolean (desirable or not), found {}", kind(other)),
+                format!(
+                    "expected a boolean (desirable or not), found {}",
+                    kind(other)
+                ),
             ));
         }
     };
@@ -368,10 +371,7 @@ fn conversation(messages: &[Value], column: &str, at: &At<'_>) -> Result<Vec<Mes
                 }
                 Some(Value::String(c)) => c.clone(),
                 _ => {
-                    return Err(at.error(
-                        column,
-                        format!("message {i} has no string `content`"),
-                    ));
+                    return Err(at.error(column, format!("message {i} has no string `content`")));
                 }
             };
             Ok(Message { role, content })
@@ -383,9 +383,10 @@ fn conversation(messages: &[Value], column: &str, at: &At<'_>) -> Result<Vec<Mes
 /// conversations (K).
 fn rejected_texts(value: &Value, at: &At<'_>) -> Result<Vec<Text>> {
     match value {
-        Value::Array(items) if items.is_empty() => {
-            Err(at.error("rejected", "an empty list: a pair needs a rejected completion"))
-        }
+        Value::Array(items) if items.is_empty() => Err(at.error(
+            "rejected",
+            "an empty list: a pair needs a rejected completion",
+        )),
         Value::Array(items) if items.iter().all(|i| i.is_string() || i.is_array()) => {
             let texts = items
                 .iter()
@@ -457,7 +458,10 @@ fn float_list(value: &Value, column: &str, expected: usize, at: &At<'_>) -> Resu
     if values.len() != expected {
         return Err(at.error(
             column,
-            format!("{} values for {expected} rejected completions", values.len()),
+            format!(
+                "{} values for {expected} rejected completions",
+                values.len()
+            ),
         ));
     }
     Ok(values)

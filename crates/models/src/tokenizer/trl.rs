@@ -64,6 +64,9 @@ fn chat_messages(messages: &[Message]) -> Vec<ChatMessage> {
         .collect()
 }
 
+/// A prompt's tokens and its completions' tokens.
+type Split = (Vec<u32>, Vec<Vec<u32>>);
+
 fn common_prefix(a: &[u32], b: &[u32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
@@ -132,7 +135,7 @@ impl<'a> TrlEncoder<'a> {
         prompt: &Text,
         completions: &[(&str, &Text)],
         origin: &RowOrigin,
-    ) -> Result<Option<(Vec<u32>, Vec<Vec<u32>>)>> {
+    ) -> Result<Option<Split>> {
         let prompt_ids = self.prompt_tokens(prompt, origin)?;
         let sequences = completions
             .iter()
