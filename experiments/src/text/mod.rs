@@ -3,6 +3,8 @@
 //!
 //! - [`data`]: the dataset's splits read and laid out as tokens for the checkpoint;
 //! - [`evaluate`]: held-out metrics under TRL's names, with per-example reward accuracies;
+//! - [`stage`]: one preference stage with held-out evaluations before, during and after;
+//! - [`personal`]: P-DPO's user model on rows with `user_id`;
 //! - [`run`]: optional SFT, the preference stage, the outputs (adapter, merged checkpoint,
 //!   report).
 
@@ -12,6 +14,7 @@ pub mod personal;
 pub mod report;
 pub mod run;
 pub mod settings;
+pub mod stage;
 
 pub use data::{TextData, TextPipeline};
 pub use run::train_text;

@@ -19,7 +19,7 @@ use prefopt_user_models::prlhf::{UserInit, UserModel, UserModelConfig, UserModel
 
 use super::data::TextPipeline;
 use super::evaluate::{HeldOut, evaluate_paired};
-use super::run::{Stage, evaluate_while_training};
+use super::stage::{Stage, evaluate_while_training};
 use crate::error::{ExperimentError, Result};
 use crate::prlhf::task::{PdpoTask, PersonalizedPolicy};
 

@@ -9,7 +9,7 @@ use prefopt_eval::stats::{mean_ci, paired_test};
 
 use super::data::TextPipeline;
 use super::evaluate::HeldOut;
-use super::run::Trained;
+use super::stage::Trained;
 use crate::common::logs::smooth;
 use crate::common::plots::{Series, line_plot};
 use crate::error::Result;

@@ -1,8 +1,7 @@
 //! `prefopt train` on a TRL-format dataset: optional SFT, the preference stage against the
 //! frozen starting model, held-out metrics before, during and after, and the outputs.
 
-use std::cell::RefCell;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -10,8 +9,8 @@ use prefopt_models::lora;
 use prefopt_models::scoring::ScoringMode;
 use prefopt_models::tokenizer::{EncodedExample, UnpairedExample};
 use prefopt_models::train::{
-    Evaluation, PreferenceTask, ReferenceLogps, SftTask, Task, TrainConfig, UnpairedTask,
-    kl_partners, kl_responses, reference_logps, train, unpaired_reference_logps,
+    PreferenceTask, ReferenceLogps, SftTask, Task, TrainConfig, UnpairedTask, kl_partners,
+    kl_responses, reference_logps, train, unpaired_reference_logps,
 };
 use prefopt_models::transformer::Transformer;
 use prefopt_objectives::ObjectiveConfig;
@@ -20,6 +19,7 @@ use super::data::{TextData, TextPipeline};
 use super::evaluate::{HeldOut, evaluate_paired, evaluate_unpaired};
 use super::personal::Personal;
 use super::report::{TextOutcome, write_report};
+use super::stage::{Stage, Trained, evaluate_while_training};
 use crate::common::logs::with_log;
 use crate::config::ExperimentConfig;
 use crate::error::{ExperimentError, Result};
@@ -27,27 +27,6 @@ use crate::report::git_revision;
 
 /// Each unpaired row's `[completion, mismatched completion]` and their reference log-probs.
 type KlPrepared = (Vec<[Vec<u32>; 2]>, Vec<[f64; 2]>);
-
-/// What each evaluation during training measured, at which update.
-pub type Curve = Vec<(usize, HeldOut)>;
-
-/// The trained policy and what was measured on the way.
-pub struct Trained {
-    pub policy: Transformer,
-    /// P-DPO's user model and the dataset user id of each of its users (1, 2, …).
-    pub users: Option<(prefopt_user_models::prlhf::UserModel, Vec<i64>)>,
-    pub before: HeldOut,
-    pub after: HeldOut,
-    pub curve: Curve,
-    pub losses: Vec<f64>,
-    pub updates: usize,
-    /// Seconds of the preference stage, reference log-probs and evaluations included.
-    pub seconds: f64,
-    /// Seconds inside its updates alone.
-    pub update_seconds: f64,
-    pub sft_seconds: Option<f64>,
-    pub log: Option<PathBuf>,
-}
 
 /// Evaluates twice per epoch unless the config says otherwise.
 fn with_evaluation(config: &TrainConfig, rows: usize, seed: u64) -> TrainConfig {
@@ -259,70 +238,6 @@ impl TextPipeline {
             log: train_config.log,
         })
     }
-}
-
-/// What a preference stage returns, whatever module it trained.
-pub struct Stage {
-    pub policy: Transformer,
-    /// P-DPO's user model and the dataset user id of each of its users (1, 2, …).
-    pub users: Option<(prefopt_user_models::prlhf::UserModel, Vec<i64>)>,
-    pub before: HeldOut,
-    pub after: HeldOut,
-    pub curve: Curve,
-    pub losses: Vec<f64>,
-    pub updates: usize,
-    pub update_seconds: f64,
-}
-
-/// The training outcome of one module with held-out evaluations before, during and after.
-pub struct Evaluated<M> {
-    pub last: M,
-    pub before: HeldOut,
-    pub after: HeldOut,
-    pub curve: Curve,
-    pub losses: Vec<f64>,
-    pub updates: usize,
-    pub update_seconds: f64,
-}
-
-/// Trains `model` on `task`, evaluating with `evaluate` before training, at every evaluation
-/// of the trainer (logged under TRL's `eval_` names) and after the last update.
-pub fn evaluate_while_training<M: Module + 'static>(
-    model: M,
-    task: &dyn Task<M>,
-    evaluate: &dyn Fn(&M) -> Result<HeldOut>,
-    config: &TrainConfig,
-    description: &str,
-) -> Result<Evaluated<M>> {
-    let before = evaluate(&model.valid())?;
-    let curve: RefCell<Vec<HeldOut>> = RefCell::new(Vec::new());
-    let mut evaluator = |m: &M| {
-        let held = evaluate(&m.valid())
-            .map_err(|e| prefopt_models::ModelError::external("held-out evaluation", e))?;
-        let evaluation = Evaluation {
-            score: held.score(),
-            logged: held.logged(),
-        };
-        curve.borrow_mut().push(held);
-        Ok(evaluation)
-    };
-    let outcome = train(model, task, config, description, Some(&mut evaluator))?;
-    let after = evaluate(&outcome.last.valid())?;
-    let curve = outcome
-        .evaluations
-        .iter()
-        .map(|(step, _)| *step)
-        .zip(curve.into_inner())
-        .collect();
-    Ok(Evaluated {
-        last: outcome.last,
-        before,
-        after,
-        curve,
-        losses: outcome.losses,
-        updates: outcome.state.step,
-        update_seconds: outcome.update_seconds,
-    })
 }
 
 /// [`evaluate_while_training`] of a bare policy.

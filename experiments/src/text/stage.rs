@@ -1,0 +1,96 @@
+//! One preference stage of the text pipeline: any trained module, evaluated on the held-out
+//! split before training, at each of the trainer's evaluations, and after the last update.
+
+use std::cell::RefCell;
+
+use burn::module::Module;
+use prefopt_models::train::{Evaluation, Task, TrainConfig, train};
+use prefopt_models::transformer::Transformer;
+
+use super::evaluate::HeldOut;
+use crate::error::Result;
+
+/// What each evaluation during training measured, at which update.
+pub type Curve = Vec<(usize, HeldOut)>;
+
+/// What a preference stage returns, whatever module it trained.
+pub struct Stage {
+    pub policy: Transformer,
+    /// P-DPO's user model and the dataset user id of each of its users (1, 2, …).
+    pub users: Option<(prefopt_user_models::prlhf::UserModel, Vec<i64>)>,
+    pub before: HeldOut,
+    pub after: HeldOut,
+    pub curve: Curve,
+    pub losses: Vec<f64>,
+    pub updates: usize,
+    pub update_seconds: f64,
+}
+
+/// The training outcome of one module with held-out evaluations before, during and after.
+pub struct Evaluated<M> {
+    pub last: M,
+    pub before: HeldOut,
+    pub after: HeldOut,
+    pub curve: Curve,
+    pub losses: Vec<f64>,
+    pub updates: usize,
+    pub update_seconds: f64,
+}
+
+/// Trains `model` on `task`, evaluating with `evaluate` before training, at every evaluation
+/// of the trainer (logged under TRL's `eval_` names) and after the last update.
+pub fn evaluate_while_training<M: Module + 'static>(
+    model: M,
+    task: &dyn Task<M>,
+    evaluate: &dyn Fn(&M) -> Result<HeldOut>,
+    config: &TrainConfig,
+    description: &str,
+) -> Result<Evaluated<M>> {
+    let before = evaluate(&model.valid())?;
+    let curve: RefCell<Vec<HeldOut>> = RefCell::new(Vec::new());
+    let mut evaluator = |m: &M| {
+        let held = evaluate(&m.valid())
+            .map_err(|e| prefopt_models::ModelError::external("held-out evaluation", e))?;
+        let evaluation = Evaluation {
+            score: held.score(),
+            logged: held.logged(),
+        };
+        curve.borrow_mut().push(held);
+        Ok(evaluation)
+    };
+    let outcome = train(model, task, config, description, Some(&mut evaluator))?;
+    let after = evaluate(&outcome.last.valid())?;
+    let curve = outcome
+        .evaluations
+        .iter()
+        .map(|(step, _)| *step)
+        .zip(curve.into_inner())
+        .collect();
+    Ok(Evaluated {
+        last: outcome.last,
+        before,
+        after,
+        curve,
+        losses: outcome.losses,
+        updates: outcome.state.step,
+        update_seconds: outcome.update_seconds,
+    })
+}
+
+/// The trained policy and what was measured on the way.
+pub struct Trained {
+    pub policy: Transformer,
+    /// P-DPO's user model and the dataset user id of each of its users (1, 2, …).
+    pub users: Option<(prefopt_user_models::prlhf::UserModel, Vec<i64>)>,
+    pub before: HeldOut,
+    pub after: HeldOut,
+    pub curve: Curve,
+    pub losses: Vec<f64>,
+    pub updates: usize,
+    /// Seconds of the preference stage, reference log-probs and evaluations included.
+    pub seconds: f64,
+    /// Seconds inside its updates alone.
+    pub update_seconds: f64,
+    pub sft_seconds: Option<f64>,
+    pub log: Option<std::path::PathBuf>,
+}
