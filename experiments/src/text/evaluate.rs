@@ -11,12 +11,8 @@ use std::collections::BTreeMap;
 
 use burn::tensor::Tensor;
 use prefopt_models::scoring::{ScoreItem, ScoringMode, score};
-use prefopt_models::tokenizer::EncodedExample;
-use prefopt_models::train::{
-    PreferenceTask, ReferenceLogps, UnpairedTask, policy_logp_means, unpaired_metrics,
-};
+use prefopt_models::train::{PreferenceTask, UnpairedTask, policy_logp_means, unpaired_metrics};
 use prefopt_models::transformer::Transformer;
-use prefopt_objectives::Objective;
 use prefopt_objectives::kto::Kto;
 
 use crate::error::Result;
@@ -86,17 +82,15 @@ fn accumulate(total: &mut BTreeMap<String, f64>, values: Vec<(String, f64)>, sha
 /// user tokens), or `None`.
 pub type SoftTokens<'f> = &'f dyn Fn(&[usize]) -> Result<Option<Tensor<3>>>;
 
-/// Paired rows: the objective on each batch of the split.
+/// Paired rows: the objective of `task` (the evaluation rows with their reference log-probs
+/// and extras) on each batch of the split.
 pub fn evaluate_paired(
     model: &Transformer,
-    examples: &[EncodedExample],
-    reference: &ReferenceLogps,
-    objective: &dyn Objective,
+    task: &PreferenceTask<'_>,
     batch_size: usize,
     soft_tokens: Option<SoftTokens<'_>>,
-    pad: u32,
 ) -> Result<HeldOut> {
-    let task = PreferenceTask::new(examples, objective, Some(reference), pad);
+    let (examples, objective, pad) = (task.examples, task.objective, task.pad);
     let mut out = HeldOut::default();
     let indices: Vec<usize> = (0..examples.len()).collect();
     for chunk in indices.chunks(batch_size.max(1)) {

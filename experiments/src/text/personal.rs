@@ -153,15 +153,9 @@ impl Personal<'_> {
                         .map_err(|e| ModelError::external("user embeddings", e))?,
                 ))
             };
-            let held = evaluate_paired(
-                &model.policy,
-                &eval_rows,
-                self.eval_reference,
-                self.objective,
-                batch,
-                Some(&soft),
-                pad,
-            )?;
+            let task =
+                PreferenceTask::new(&eval_rows, self.objective, Some(self.eval_reference), pad);
+            let held = evaluate_paired(&model.policy, &task, batch, Some(&soft))?;
             Ok(users.original_ids(held))
         };
         let model = PersonalizedPolicy {

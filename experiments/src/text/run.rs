@@ -39,6 +39,50 @@ fn with_evaluation(config: &TrainConfig, rows: usize, seed: u64) -> TrainConfig 
     }
 }
 
+/// RPO's prompt embeddings when the dataset has none: the frozen starting model's mean final
+/// hidden state over each prompt (constants).
+fn prompt_embeddings(
+    model: &Transformer,
+    rows: &[EncodedExample],
+    batch: usize,
+    pad: u32,
+) -> Result<Vec<Vec<f64>>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(batch.max(1)) {
+        let prompts: Vec<&[u32]> = chunk.iter().map(|e| e.prompt.as_slice()).collect();
+        out.extend(model.mean_prompt_states(&prompts, pad)?);
+    }
+    Ok(out)
+}
+
+/// `task` with the extras an objective reads: prompt embeddings (RPO) and graded labels
+/// (LiPO-λ).
+fn with_extras<'a>(
+    mut task: PreferenceTask<'a>,
+    embeddings: Option<&'a [Vec<f64>]>,
+    labels: Option<&'a [Vec<f64>]>,
+) -> PreferenceTask<'a> {
+    if let Some(e) = embeddings {
+        task = task.with_prompt_embeddings(e);
+    }
+    if let Some(l) = labels {
+        task = task.with_list_labels(l);
+    }
+    task
+}
+
+/// LiPO-λ's graded labels from a pair's roles: 1 for the chosen completion, 0 for every
+/// rejected one (TRL-format rows carry no finer grades).
+fn chosen_first_labels(rows: &[EncodedExample]) -> Vec<Vec<f64>> {
+    rows.iter()
+        .map(|e| {
+            (0..e.responses.len())
+                .map(|i| if i == 0 { 1.0 } else { 0.0 })
+                .collect()
+        })
+        .collect()
+}
+
 /// The rows SFT reads: each pair's chosen completion, each desirable unpaired completion.
 fn sft_examples(data: &TextData) -> Vec<EncodedExample> {
     match data {
@@ -147,23 +191,41 @@ impl TextPipeline {
                     };
                     personal.train(policy, &train_config, &description)?
                 } else {
-                    let evaluate = |m: &Transformer| {
-                        evaluate_paired(
-                            m,
-                            eval_rows,
-                            &eval_reference,
-                            objective.as_ref(),
-                            batch,
-                            None,
-                            pad,
-                        )
+                    let inputs = objective.inputs();
+                    let embeddings = |rows: &[EncodedExample]| {
+                        inputs
+                            .prompt_embeddings
+                            .is_read()
+                            .then(|| prompt_embeddings(&reference, rows, batch, pad))
+                            .transpose()
                     };
-                    let task = PreferenceTask::new(
-                        train_rows,
-                        objective.as_ref(),
-                        Some(&train_reference),
-                        pad,
+                    let labels = |rows: &[EncodedExample]| {
+                        inputs.list_labels.is_read().then(|| chosen_first_labels(rows))
+                    };
+                    let (train_embeddings, eval_embeddings) =
+                        (embeddings(train_rows)?, embeddings(eval_rows)?);
+                    let (train_labels, eval_labels) = (labels(train_rows), labels(eval_rows));
+                    let task = with_extras(
+                        PreferenceTask::new(
+                            train_rows,
+                            objective.as_ref(),
+                            Some(&train_reference),
+                            pad,
+                        ),
+                        train_embeddings.as_deref(),
+                        train_labels.as_deref(),
                     );
+                    let eval_task = with_extras(
+                        PreferenceTask::new(
+                            eval_rows,
+                            objective.as_ref(),
+                            Some(&eval_reference),
+                            pad,
+                        ),
+                        eval_embeddings.as_deref(),
+                        eval_labels.as_deref(),
+                    );
+                    let evaluate = |m: &Transformer| evaluate_paired(m, &eval_task, batch, None);
                     run_stage(policy, &task, &evaluate, &train_config, &description)?
                 }
             }
