@@ -218,7 +218,7 @@ fn config_from(out: &Path, model: &Path, data: &Path) -> PathBuf {
 }
 
 #[test]
-fn kto_learns_from_unpaired_rows() {
+fn kto_learns_from_unpaired_rows_after_sft_on_the_desirable_ones() {
     let out = scratch("kto");
     let checkpoint = chat_checkpoint(&out);
     let data = generate(&out, "unpaired", &["--unpaired"]);
@@ -227,7 +227,8 @@ fn kto_learns_from_unpaired_rows() {
         "kto",
         &checkpoint,
         &data,
-        "lora = { rank = 8, alpha = 16.0 }\n[preference]\nobjective = { loss = \"kto\", beta = 0.1 }",
+        "lora = { rank = 8, alpha = 16.0 }\n[preference]\nobjective = { loss = \"kto\", beta = 0.1 }\n\
+         [text]\nsft_first = true\n[sft]\nepochs = 1\nbatch_size = 8\nlr = 1e-3",
     );
     let run = out.join("run");
     let results = train(&config, &run);
@@ -241,6 +242,12 @@ fn kto_learns_from_unpaired_rows() {
     );
     let lines = log_lines(&run.join("logs/preference.jsonl"));
     assert!(lines[0].get("kl").is_some() && lines[0].get("rewards/margins").is_some());
+    // SFT first, on the desirable completions only (48 rows: 6 updates of 8).
+    assert!(
+        report.contains("SFT on the chosen completions first"),
+        "{report}"
+    );
+    assert_eq!(log_lines(&run.join("logs/sft.jsonl")).len(), 6);
     std::fs::remove_dir_all(&out).unwrap();
 }
 
@@ -400,7 +407,12 @@ fn every_loss_trains_on_trl_rows() {
             test_rows: 6,
             negatives,
             format: Format::Standard,
-            styles: vec![Style::Capitals, Style::Lowercase, Style::OneWord, Style::Polite],
+            styles: vec![
+                Style::Capitals,
+                Style::Lowercase,
+                Style::OneWord,
+                Style::Polite,
+            ],
             users,
             ..StatedStyleSpec::default()
         }
@@ -419,8 +431,16 @@ fn every_loss_trains_on_trl_rows() {
         dir
     };
     let datasets = [
-        ("pairs", write("pairs", 1, None), write("pairs-users", 1, Some(3))),
-        ("three rejected", write("k3", 3, None), write("k3-users", 3, Some(4))),
+        (
+            "pairs",
+            write("pairs", 1, None),
+            write("pairs-users", 1, Some(3)),
+        ),
+        (
+            "three rejected",
+            write("k3", 3, None),
+            write("k3-users", 3, Some(4)),
+        ),
     ];
     for (shape, data, with_users) in &datasets {
         for name in LOSS_NAMES {
@@ -446,5 +466,54 @@ fn every_loss_trains_on_trl_rows() {
             );
         }
     }
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// A run stopped after a few updates and resumed from its checkpoint ends where an
+/// uninterrupted run ends: the same held-out metrics, bit for bit.
+#[test]
+fn a_stopped_and_resumed_text_run_ends_as_an_uninterrupted_one() {
+    let out = scratch("resume");
+    let checkpoint = chat_checkpoint(&out);
+    let data = generate(&out, "pairs", &[]);
+    let body = |extra: &str| {
+        format!(
+            "lora = {{ rank = 8, alpha = 16.0 }}\n[preference]\nobjective = {{ loss = \"dpo\", beta = 0.1 }}\n\
+             [preference.train]\nepochs = 2\nbatch_size = 8\nlr = 5e-3\ncheckpoint_dir = \"{}\"\n{extra}\n\
+             [data]\ntrain = \"{}\"\neval = \"{}\"\n",
+            out.join("checkpoints").display(),
+            data.display(),
+            data.display()
+        )
+    };
+    let write = |name: &str, extra: &str| {
+        let path = out.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "seed = 1\nmodel = \"{}\"\n{}",
+                checkpoint.display(),
+                body(extra)
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let whole = train(&write("whole.toml", ""), &out.join("whole"));
+    std::fs::remove_dir_all(out.join("checkpoints")).unwrap();
+    let stopped = train(&write("stop.toml", "stop_after = 5"), &out.join("stopped"));
+    let resumed = train(&write("resume.toml", "resume = true"), &out.join("resumed"));
+    let settings = |r: &serde_json::Value| r["sections"][0]["table"]["rows"][1]["settings"].clone();
+    assert_eq!(settings(&stopped), "5 updates, LoRA r8");
+    assert_eq!(settings(&resumed), "12 updates, LoRA r8");
+    // The resumed process ran updates 6 to 12 only.
+    let steps: Vec<u64> = log_lines(&out.join("resumed/logs/preference.jsonl"))
+        .iter()
+        .filter(|l| l.get("eval").is_none())
+        .map(|l| l["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, (6..=12).collect::<Vec<_>>());
+    assert_ne!(stopped["eval"], whole["eval"]);
+    assert_eq!(whole["eval"], resumed["eval"]);
     std::fs::remove_dir_all(&out).unwrap();
 }

@@ -9,7 +9,7 @@ exports them beside a checkpoint made from the GGUF file of tools/fetch-smollm2.
 `policy-hf/` folder of any run on that file; tests/gguf_parity.rs checks that these files
 tokenize as transformers' own GGUF loader does).
 
-    python -m venv env && env/bin/pip install transformers==5.24.0 gguf jinja2 datasets
+    python -m venv env && env/bin/pip install transformers==5.24.0 jinja2 datasets
     env/bin/pip install --no-deps trl==1.16.0
     env/bin/python tools/reference-cases/trl_text.py <run>/policy-hf crates/models/tests/fixtures/trl
 """

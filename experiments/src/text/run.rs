@@ -200,7 +200,10 @@ impl TextPipeline {
                             .transpose()
                     };
                     let labels = |rows: &[EncodedExample]| {
-                        inputs.list_labels.is_read().then(|| chosen_first_labels(rows))
+                        inputs
+                            .list_labels
+                            .is_read()
+                            .then(|| chosen_first_labels(rows))
                     };
                     let (train_embeddings, eval_embeddings) =
                         (embeddings(train_rows)?, embeddings(eval_rows)?);
