@@ -62,6 +62,10 @@ pub enum DataError {
         field: String,
         reason: String,
     },
+    /// A file the Parquet decoder could not read without failing inside (a corrupt footer or
+    /// page header).
+    #[error("{path}: corrupt Parquet file: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
     /// An expected input file is missing from a dataset folder.
     #[error("{path}: {reason}")]
     MissingInput { path: PathBuf, reason: String },
@@ -163,6 +167,7 @@ impl DataError {
             Self::ColumnType { .. } => "column type",
             Self::InvalidRow { .. } => "invalid row",
             Self::Parse { .. } => "parse",
+            Self::Corrupt { .. } => "corrupt file",
             Self::MissingInput { .. } => "missing input",
             Self::InvalidParameter { .. } => "invalid parameter",
             Self::NotEnoughItems { .. } => "not enough items",

@@ -93,9 +93,7 @@ pub fn summarize(
         ..DatasetSummary::default()
     };
     if let Some(first) = dataset.files().first() {
-        let file = std::fs::File::open(first).map_err(|e| crate::DataError::io(first, e))?;
-        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| crate::DataError::parquet(first, e))?;
+        let builder = crate::parquet_io::decoder::open(first)?;
         summary.schema = builder
             .schema()
             .fields()

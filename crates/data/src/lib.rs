@@ -26,6 +26,7 @@
 //! ```
 
 pub mod convert;
+pub mod corrupt;
 pub mod error;
 pub mod inspect;
 pub mod logs;

@@ -6,12 +6,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::parquet_io::decoder;
 use arrow::array::{Array, ArrayRef, AsArray, Float32Builder, ListBuilder};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{DataError, Result};
 use crate::parquet_io::{ParquetSink, WriteOptions, parquet_files, records_to_batch};
@@ -111,9 +111,7 @@ pub fn read_vectors(
     let mut ids: Option<Vec<i64>> = id_column.map(|_| Vec::new());
     let mut columns: Vec<Option<VectorColumn>> = vec![None; vector_columns.len()];
     for file in parquet_files(path)? {
-        let handle = std::fs::File::open(&file).map_err(|e| DataError::io(&file, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(handle)
-            .map_err(|e| DataError::parquet(&file, e))?;
+        let builder = decoder::open(&file)?;
         let schema = builder.schema().clone();
         let wanted: Vec<&str> = id_column
             .iter()
@@ -126,13 +124,10 @@ pub fn read_vectors(
             indices.push(index);
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-        let reader = builder
-            .with_projection(mask)
-            .build()
-            .map_err(|e| DataError::parquet(&file, e))?;
+        let reader = decoder::batches(&file, builder.with_projection(mask))?;
         let mut row_offset = 0u64;
         for batch in reader {
-            let batch = batch.map_err(|e| DataError::arrow(&file, e))?;
+            let batch = batch?;
             if let (Some(name), Some(ids)) = (id_column, ids.as_mut()) {
                 read_ids(&file, &batch, name, row_offset, ids)?;
             }

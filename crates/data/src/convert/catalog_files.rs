@@ -93,17 +93,13 @@ impl ItemTable {
 /// Reads `items.parquet` as [`write_items`] writes it. Item ids must be `0..n` (in any order):
 /// the preference files refer to items by these ids.
 pub fn read_items(path: &Path) -> Result<ItemTable> {
+    use crate::parquet_io::decoder;
     use arrow::array::Array;
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| DataError::parquet(path, e))?
-        .build()
-        .map_err(|e| DataError::parquet(path, e))?;
+    let reader = decoder::batches(path, decoder::open(path)?)?;
     let mut rows: Vec<(i64, String, u64)> = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| DataError::arrow(path, e))?;
+        let batch = batch?;
         let found = || {
             batch
                 .schema()

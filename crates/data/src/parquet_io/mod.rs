@@ -2,6 +2,7 @@
 
 mod atomic;
 mod column_types;
+pub mod decoder;
 mod reader;
 mod sink;
 mod source;

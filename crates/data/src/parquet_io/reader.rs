@@ -9,7 +9,9 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType, Float32Type, Float64Type, Int64Type};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::decoder::{self, Batches};
 
 use super::column_types::COLUMNS;
 use super::source::parquet_files;
@@ -155,8 +157,7 @@ fn intersect(a: Columns, b: Columns) -> Columns {
 }
 
 fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| DataError::parquet(path, e))
+    decoder::open(path)
 }
 
 /// Which schema columns a file has, where, and what they are cast to.
@@ -225,26 +226,24 @@ impl FilePlan {
         self,
         path: &Path,
         batch_rows: usize,
-    ) -> Result<(ParquetRecordBatchReader, Vec<Option<DataType>>)> {
+    ) -> Result<(Batches, Vec<Option<DataType>>)> {
         let arrow_schema = self.builder.schema().clone();
         let roots: Vec<usize> = COLUMNS
             .iter()
             .filter_map(|(name, _, _)| arrow_schema.index_of(name).ok())
             .collect();
         let mask = ProjectionMask::roots(self.builder.parquet_schema(), roots);
-        let reader = self
+        let builder = self
             .builder
             .with_projection(mask)
-            .with_batch_size(batch_rows.max(1))
-            .build()
-            .map_err(|e| DataError::parquet(path, e))?;
-        Ok((reader, self.targets))
+            .with_batch_size(batch_rows.max(1));
+        Ok((decoder::batches(path, builder)?, self.targets))
     }
 }
 
 struct FileCursor {
     path: PathBuf,
-    reader: ParquetRecordBatchReader,
+    reader: Batches,
     targets: Vec<Option<DataType>>,
     next_row: u64,
 }
@@ -329,10 +328,9 @@ impl Iterator for PreferenceReader {
                     return Some(converted);
                 }
                 Some(Err(error)) => {
-                    let path = cursor.path.clone();
                     self.next_file = self.files.len();
                     self.current = None;
-                    return Some(Err(DataError::arrow(&path, error)));
+                    return Some(Err(error));
                 }
                 None => self.current = None,
             }

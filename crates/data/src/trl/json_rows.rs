@@ -5,9 +5,9 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
+use crate::parquet_io::decoder;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Map, Number, Value};
 
 use super::files::is_parquet;
@@ -51,14 +51,10 @@ fn json_lines(path: &Path) -> Result<Vec<JsonRow>> {
 }
 
 fn parquet_rows(path: &Path) -> Result<Vec<JsonRow>> {
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| DataError::parquet(path, e))?
-        .build()
-        .map_err(|e| DataError::parquet(path, e))?;
+    let reader = decoder::batches(path, decoder::open(path)?)?;
     let mut rows = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| DataError::arrow(path, e))?;
+        let batch = batch?;
         let schema = batch.schema();
         let first = rows.len() as u64;
         let mut objects = vec![Map::new(); batch.num_rows()];

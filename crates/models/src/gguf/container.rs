@@ -90,8 +90,9 @@ pub struct TensorInfo {
 }
 
 impl TensorInfo {
-    pub fn elements(&self) -> u64 {
-        self.dims.iter().product()
+    /// The number of values, `None` when the shape's product overflows (a corrupt file).
+    pub fn elements(&self) -> Option<u64> {
+        self.dims.iter().try_fold(1u64, |n, &d| n.checked_mul(d))
     }
 
     /// The shape in row-major order (slowest dimension first), as PyTorch and burn write it.
@@ -265,7 +266,15 @@ impl GgufFile {
                 .ok_or_else(|| r.fail("general.alignment is not a positive integer"))?,
             None => DEFAULT_ALIGNMENT,
         };
-        let data_start = (r.at as u64).div_ceil(alignment) * alignment;
+        let data_start = (r.at as u64)
+            .div_ceil(alignment)
+            .checked_mul(alignment)
+            .filter(|&start| start <= data.len() as u64)
+            .ok_or_else(|| {
+                r.fail(&format!(
+                    "general.alignment {alignment} puts the data past the end"
+                ))
+            })?;
         let file = Self {
             version,
             metadata,
@@ -282,11 +291,10 @@ impl GgufFile {
     fn check_extents(&self, len: usize) -> Result<()> {
         for t in &self.tensors {
             let bytes = self.byte_len(t)?;
-            let start = self.data_start as u64 + t.offset;
-            if start
-                .checked_add(bytes as u64)
-                .is_none_or(|end| end > len as u64)
-            {
+            let end = (self.data_start as u64)
+                .checked_add(t.offset)
+                .and_then(|start| start.checked_add(bytes as u64));
+            if end.is_none_or(|end| end > len as u64) {
                 return Err(self.error(format!(
                     "tensor `{}` ({} {:?}) runs past the end of the file",
                     t.name,
@@ -306,11 +314,20 @@ impl GgufFile {
     }
 
     fn byte_len(&self, t: &TensorInfo) -> Result<usize> {
-        t.ty.bytes_for(t.elements() as usize).ok_or_else(|| {
+        let elements = t
+            .elements()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| {
+                self.error(format!(
+                    "tensor `{}` has the shape {:?}, whose size overflows",
+                    t.name, t.dims
+                ))
+            })?;
+        t.ty.bytes_for(elements).ok_or_else(|| {
             self.error(format!(
-                "tensor `{}` has {} values, not a whole number of {} blocks of {}",
+                "tensor `{}` has {elements} values, not a whole number of {} blocks of {} \
+                 (or more bytes than can be addressed)",
                 t.name,
-                t.elements(),
                 t.ty.name(),
                 t.ty.block_size()
             ))

@@ -102,7 +102,8 @@ impl GgmlType {
     pub fn bytes_for(self, values: usize) -> Option<usize> {
         values
             .is_multiple_of(self.block_size())
-            .then(|| values / self.block_size() * self.type_size())
+            .then(|| (values / self.block_size()).checked_mul(self.type_size()))
+            .flatten()
     }
 }
 

@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
+use crate::parquet_io::decoder;
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float32Type, Int64Type};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{field, parse_field, read_catalog};
 use crate::error::{DataError, Result};
@@ -239,11 +239,7 @@ impl Role {
 }
 
 fn parquet_schema(path: &Path) -> Result<arrow::datatypes::SchemaRef> {
-    let handle = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    Ok(ParquetRecordBatchReaderBuilder::try_new(handle)
-        .map_err(|e| DataError::parquet(path, e))?
-        .schema()
-        .clone())
+    Ok(decoder::open(path)?.schema().clone())
 }
 
 /// Streams the `wanted` columns of a Parquet file, each cast to its role's type.
@@ -252,9 +248,7 @@ fn for_each_parquet_batch(
     wanted: &[(&str, Role)],
     mut on_batch: impl FnMut(&[ArrayRef]) -> Result<()>,
 ) -> Result<()> {
-    let handle = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(handle)
-        .map_err(|e| DataError::parquet(path, e))?;
+    let builder = decoder::open(path)?;
     let schema = builder.schema().clone();
     let mut roots = Vec::with_capacity(wanted.len());
     for (name, role) in wanted {
@@ -271,13 +265,9 @@ fn for_each_parquet_batch(
         roots.push(index);
     }
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(65_536)
-        .build()
-        .map_err(|e| DataError::parquet(path, e))?;
+    let reader = decoder::batches(path, builder.with_projection(mask).with_batch_size(65_536))?;
     for batch in reader {
-        let batch = batch.map_err(|e| DataError::arrow(path, e))?;
+        let batch = batch?;
         let arrays = wanted
             .iter()
             .map(|(name, role)| {
