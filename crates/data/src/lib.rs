@@ -28,6 +28,7 @@
 pub mod convert;
 pub mod corrupt;
 pub mod error;
+pub mod guard;
 pub mod inspect;
 pub mod logs;
 pub mod parquet_io;

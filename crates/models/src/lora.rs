@@ -74,6 +74,13 @@ impl LoraConfig {
                 self.rank, self.alpha
             )));
         }
+        if self.rank > 1 << 16 {
+            return Err(ModelError::InvalidConfig(format!(
+                "LoRA rank {} is beyond any projection (at most {})",
+                self.rank,
+                1 << 16
+            )));
+        }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(ModelError::InvalidConfig(format!(
                 "LoRA dropout must be in [0, 1), got {}",
@@ -134,6 +141,12 @@ pub fn attach(mut model: Transformer, config: &LoraConfig) -> Result<Transformer
             continue;
         }
         let [d_in, d_out] = named.projection.dims();
+        if config.rank > d_in.min(d_out) {
+            return Err(ModelError::InvalidConfig(format!(
+                "LoRA rank {} exceeds the {d_in}×{d_out} projection `{}`",
+                config.rank, named.hf_path
+            )));
+        }
         let bound = 1.0 / (d_in as f32).sqrt();
         let uniform = Uniform::new(-bound, bound).map_err(|e| {
             ModelError::InvalidConfig(format!("LoRA initialisation bound {bound}: {e}"))
@@ -392,7 +405,13 @@ pub fn read_peft_config(dir: &Path) -> Result<(LoraConfig, Option<String>)> {
 /// adapter the config implies must be in the file and every tensor in the file must be used.
 pub fn load_peft(model: Transformer, dir: &Path) -> Result<(Transformer, LoraConfig)> {
     let (config, _) = read_peft_config(dir)?;
-    let mut model = attach(model, &config)?;
+    let mut model = attach(model, &config).map_err(|e| match e {
+        ModelError::InvalidConfig(reason) => ModelError::InvalidConfig(format!(
+            "{}: {reason}",
+            dir.join("adapter_config.json").display()
+        )),
+        other => other,
+    })?;
     let mut patterns = Vec::new();
     for named in model.projections_mut() {
         if named.projection.lora.is_some() {

@@ -58,14 +58,19 @@ impl Fields<'_> {
             .ok_or_else(|| self.error(format!("`{key}` is missing")))
     }
 
+    /// A size of the model. Sizes above 2³¹ are refused: no released checkpoint comes near,
+    /// and a corrupt value would otherwise size an allocation or overflow a product.
     fn optional_usize(&self, key: &str) -> Result<Option<usize>> {
+        const LIMIT: u64 = 1 << 31;
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(value) => value.as_u64().map(|v| Some(v as usize)).ok_or_else(|| {
-                self.error(format!(
+            Some(value) => match value.as_u64() {
+                Some(v) if v <= LIMIT => Ok(Some(v as usize)),
+                Some(v) => Err(self.error(format!("`{key}` is {v}, above the limit of {LIMIT}"))),
+                None => Err(self.error(format!(
                     "`{key}` must be a non-negative integer, got {value}"
-                ))
-            }),
+                ))),
+            },
         }
     }
 
@@ -326,7 +331,7 @@ fn llama_like(fields: &Fields<'_>, architecture: Architecture) -> Result<Transfo
         layers: fields.usize("num_hidden_layers")?,
         heads,
         kv_heads: (kv_heads != heads).then_some(kv_heads),
-        head_dim: head_dim.filter(|&h| h * heads != d_model),
+        head_dim: head_dim.filter(|&h| h.checked_mul(heads) != Some(d_model)),
         d_ff: fields.usize("intermediate_size")?,
         max_positions: fields
             .optional_usize("max_position_embeddings")?

@@ -33,6 +33,15 @@ pub struct SpecialTokenIds {
     pub pad: Option<u32>,
 }
 
+/// Parses a `tokenizer.json`. `tokenizers` panics on some malformed files (an `expect` in its
+/// decoder deserializer, found by the fuzz tests); that panic is an error naming the file too.
+fn read_tokenizer(path: &Path) -> Result<tokenizers::Tokenizer> {
+    prefopt_data::guard::contain(|| tokenizers::Tokenizer::from_file(path))
+        .map_err(|panic| format!("malformed: {panic}"))
+        .and_then(|parsed| parsed.map_err(|e| e.to_string()))
+        .map_err(|reason| ModelError::Tokenizer(format!("{}: {reason}", path.display())))
+}
+
 /// A `tokenizers` tokenizer with the roles of its special tokens resolved, and optionally the
 /// chat template prompts are rendered with.
 #[derive(Clone, Debug)]
@@ -96,16 +105,13 @@ impl TextTokenizer {
 
     /// Loads a `tokenizer.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let inner = tokenizers::Tokenizer::from_file(path)
-            .map_err(|e| ModelError::Tokenizer(format!("{}: {e}", path.display())))?;
-        Self::from_tokenizer(inner)
+        Self::from_tokenizer(read_tokenizer(path)?)
     }
 
     /// Loads a pretrained model's `tokenizer.json` with the special-token ids its config
     /// names (a model without a padding token pads with its end-of-sequence token).
     pub fn from_file_with(path: &Path, ids: SpecialTokenIds) -> Result<Self> {
-        let inner = tokenizers::Tokenizer::from_file(path)
-            .map_err(|e| ModelError::Tokenizer(format!("{}: {e}", path.display())))?;
+        let inner = read_tokenizer(path)?;
         Self::from_tokenizer_with(inner, ids).map_err(|e| match e {
             ModelError::Tokenizer(message) => {
                 ModelError::Tokenizer(format!("{}: {message}", path.display()))
