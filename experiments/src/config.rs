@@ -450,7 +450,10 @@ impl ExperimentConfig {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        config.check()?;
+        config.check().map_err(|e| ExperimentError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         Ok(config)
     }
 
@@ -468,7 +471,7 @@ impl ExperimentConfig {
         let config: Self = merged
             .try_into()
             .map_err(|e: toml::de::Error| config_error(e.to_string()))?;
-        config.check()?;
+        config.check().map_err(|e| config_error(e.to_string()))?;
         Ok(config)
     }
 
