@@ -141,9 +141,8 @@ fn trl_json_lines_survive_corrupted_rows_and_bytes() {
     );
 }
 
-#[test]
-fn trl_parquet_survives_corrupted_bytes() {
-    let dir = scratch("fuzz-trl-parquet");
+/// The bytes of a small conversational TRL split (K = 2) as the generator writes it in `dir`.
+fn trl_parquet(dir: &Path) -> Vec<u8> {
     StatedStyleSpec {
         train_rows: 6,
         test_rows: 2,
@@ -151,9 +150,15 @@ fn trl_parquet_survives_corrupted_bytes() {
         format: Format::Conversational,
         ..StatedStyleSpec::default()
     }
-    .write(&dir)
+    .write(dir)
     .unwrap();
-    let valid = std::fs::read(dir.join("data/train-00000-of-00001.parquet")).unwrap();
+    std::fs::read(dir.join("data/train-00000-of-00001.parquet")).unwrap()
+}
+
+#[test]
+fn trl_parquet_survives_corrupted_bytes() {
+    let dir = scratch("fuzz-trl-parquet");
+    let valid = trl_parquet(&dir);
     let file = dir.join("train.parquet");
     fuzz(
         "trl-parquet",
@@ -213,17 +218,7 @@ fn inputs_that_made_the_parquet_decoder_panic_are_errors() {
         "{error}"
     );
 
-    let source = dir.join("style");
-    StatedStyleSpec {
-        train_rows: 6,
-        test_rows: 2,
-        negatives: 2,
-        format: Format::Conversational,
-        ..StatedStyleSpec::default()
-    }
-    .write(&source)
-    .unwrap();
-    let trl = std::fs::read(source.join("data/train-00000-of-00001.parquet")).unwrap();
+    let trl = trl_parquet(&dir.join("style"));
     let file = dir.join("train.parquet");
     std::fs::write(&file, corrupted("trl-parquet", &trl, 9798)).unwrap();
     let error = trl_read(&file).unwrap_err();

@@ -32,14 +32,6 @@ impl TextData {
         self.len() == 0
     }
 
-    /// Users of the rows, when every row names one.
-    pub fn users(&self) -> Option<Vec<i64>> {
-        match self {
-            Self::Paired(e) => e.iter().map(|e| e.user).collect(),
-            Self::Unpaired(e) => e.iter().map(|e| e.user).collect(),
-        }
-    }
-
     /// Mean prompt and completion lengths in tokens.
     pub fn mean_lengths(&self) -> (f64, f64) {
         let (prompts, completions): (Vec<f64>, Vec<f64>) = match self {

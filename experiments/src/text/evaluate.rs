@@ -14,6 +14,7 @@ use prefopt_models::scoring::{ScoreItem, ScoringMode, score};
 use prefopt_models::train::{PreferenceTask, UnpairedTask, policy_logp_means, unpaired_metrics};
 use prefopt_models::transformer::Transformer;
 use prefopt_objectives::kto::Kto;
+use prefopt_objectives::numerics::{mask_to_host, to_host};
 
 use crate::error::Result;
 
@@ -33,24 +34,8 @@ pub struct HeldOut {
     pub per_user: BTreeMap<i64, Vec<f64>>,
 }
 
-fn host<const D: usize>(tensor: Tensor<D>) -> Vec<f64> {
-    tensor
-        .to_data()
-        .convert::<f64>()
-        .try_to_vec()
-        .unwrap_or_default()
-}
-
-fn mask_host(mask: Option<Tensor<2, burn::tensor::Bool>>, len: usize) -> Vec<bool> {
-    mask.map_or_else(
-        || vec![true; len],
-        |m| {
-            m.to_data()
-                .convert::<bool>()
-                .try_to_vec()
-                .unwrap_or_else(|_| vec![true; len])
-        },
-    )
+fn mask_host(mask: Option<&Tensor<2, burn::tensor::Bool>>, len: usize) -> Vec<bool> {
+    mask.map_or_else(|| vec![true; len], mask_to_host)
 }
 
 /// The share of present negatives each chosen value beats (strictly).
@@ -107,14 +92,14 @@ pub fn evaluate_paired(
         accumulate(&mut out.metrics, output.metrics().values, share);
         accumulate(&mut out.metrics, policy_logp_means(&scores), share);
         let [_, negatives] = output.rejected_rewards.dims();
-        let present = mask_host(output.rejected_mask.clone(), chunk.len() * negatives);
+        let present = mask_host(output.rejected_mask.as_ref(), chunk.len() * negatives);
         let rewards = beats(
-            &host(output.chosen_rewards.clone()),
-            &host(output.rejected_rewards.clone()),
+            &to_host(&output.chosen_rewards),
+            &to_host(&output.rejected_rewards),
             &present,
             negatives,
         );
-        let logps = host(scores.logps.clone());
+        let logps = to_host(&scores.logps);
         let r = scores.responses;
         let chosen_logps: Vec<f64> = (0..chunk.len()).map(|b| logps[b * r]).collect();
         let rejected_logps: Vec<f64> = (0..chunk.len())
@@ -155,22 +140,10 @@ pub fn evaluate_unpaired(
     for chunk in indices.chunks(batch_size.max(1)) {
         let input = task.logps(model, chunk)?;
         let output = objective.compute_unpaired(&input)?;
-        let kl = output.extras.get("kl").and_then(|e| match e {
-            prefopt_objectives::Extra::Scalar(x) => host(x.clone()).first().copied(),
-            _ => None,
-        });
-        let loss = host(output.loss.clone())
-            .first()
-            .copied()
-            .unwrap_or(f64::NAN);
         let share = chunk.len() as f64 / examples.len() as f64;
-        accumulate(
-            &mut out.metrics,
-            unpaired_metrics(&input, &output.rewards, kl, loss),
-            share,
-        );
-        rewards.extend(host(output.rewards.clone()));
-        logps.extend(host(input.policy.clone()));
+        accumulate(&mut out.metrics, unpaired_metrics(&input, &output), share);
+        rewards.extend(to_host(&output.rewards));
+        logps.extend(to_host(&input.policy));
     }
     let mut by_prompt: BTreeMap<&[u32], Vec<usize>> = BTreeMap::new();
     for (i, e) in examples.iter().enumerate() {

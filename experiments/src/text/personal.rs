@@ -164,15 +164,14 @@ impl Personal<'_> {
         };
         let description = format!("{description}+{}", serde_json::to_string(&user_config)?);
         let run = evaluate_while_training(model, &task, &evaluate, config, &description)?;
+        let mut trained_users = None;
+        let run = run.map(|model| {
+            trained_users = Some(model.users);
+            model.policy
+        });
         Ok(Stage {
-            policy: run.last.policy,
-            users: Some((run.last.users, users.ids)),
-            before: run.before,
-            after: run.after,
-            curve: run.curve,
-            losses: run.losses,
-            updates: run.updates,
-            update_seconds: run.update_seconds,
+            run,
+            users: trained_users.map(|model| (model, users.ids)),
         })
     }
 }

@@ -75,6 +75,7 @@ fn mean_of(values: &[f64]) -> Option<f64> {
 
 fn plots(out: &Path, trained: &Trained) -> Result<Vec<Plot>> {
     let points: Vec<(f64, f64)> = trained
+        .run
         .losses
         .iter()
         .enumerate()
@@ -92,8 +93,14 @@ fn plots(out: &Path, trained: &Trained) -> Result<Vec<Plot>> {
         }],
     )?;
     let curve = |metric: fn(&HeldOut) -> Option<f64>| -> Vec<(f64, f64)> {
-        std::iter::once((0.0, metric(&trained.before)))
-            .chain(trained.curve.iter().map(|(s, h)| (*s as f64, metric(h))))
+        std::iter::once((0.0, metric(&trained.run.before)))
+            .chain(
+                trained
+                    .run
+                    .curve
+                    .iter()
+                    .map(|(s, h)| (*s as f64, metric(h))),
+            )
             .filter_map(|(s, v)| v.map(|v| (s, v)))
             .collect()
     };
@@ -164,13 +171,19 @@ pub fn write_report(outcome: &TextOutcome<'_>, out: &Path) -> Result<()> {
     } = outcome;
     let config = &pipeline.config;
     let objective = config.preference.objective.name();
-    let per_update = (trained.updates > 0).then(|| trained.update_seconds / trained.updates as f64);
-    let before = row("before", "the starting model".into(), &trained.before, None)?;
+    let per_update =
+        (trained.run.updates > 0).then(|| trained.run.update_seconds / trained.run.updates as f64);
+    let before = row(
+        "before",
+        "the starting model".into(),
+        &trained.run.before,
+        None,
+    )?;
     let mut after = row(
         &objective,
         format!(
             "{} updates{}",
-            trained.updates,
+            trained.run.updates,
             config
                 .lora
                 .as_ref()
@@ -179,15 +192,15 @@ pub fn write_report(outcome: &TextOutcome<'_>, out: &Path) -> Result<()> {
                     l.rank
                 ))
         ),
-        &trained.after,
+        &trained.run.after,
         per_update,
     )?;
-    if trained.before.logp_accuracy.len() == trained.after.logp_accuracy.len()
-        && trained.after.logp_accuracy.len() > 1
+    if trained.run.before.logp_accuracy.len() == trained.run.after.logp_accuracy.len()
+        && trained.run.after.logp_accuracy.len() > 1
     {
         after.versus_baseline = Some(paired_test(
-            &trained.after.logp_accuracy,
-            &trained.before.logp_accuracy,
+            &trained.run.after.logp_accuracy,
+            &trained.run.before.logp_accuracy,
         )?);
     }
     let columns = INTERVAL_COLUMNS
@@ -196,6 +209,7 @@ pub fn write_report(outcome: &TextOutcome<'_>, out: &Path) -> Result<()> {
         .map(|c| c.to_string())
         .chain(
             trained
+                .run
                 .after
                 .metrics
                 .contains_key("kl")
@@ -217,15 +231,15 @@ pub fn write_report(outcome: &TextOutcome<'_>, out: &Path) -> Result<()> {
          share of comparisons where the policy gives the chosen completion the higher \
          sequence log-prob (meaningful before training too). Intervals are over the {} \
          held-out comparisons; Δ is a paired t-test on them.",
-        trained.after.logp_accuracy.len()
+        trained.run.after.logp_accuracy.len()
     )];
     paragraphs.push(format!(
         "Preference stage: {:.1} s, of which {:.1} s in its {} updates (`s/update`: forward, \
          backward and optimizer step of {} rows); the rest is the reference's log-probs and \
          the evaluations.",
         trained.seconds,
-        trained.update_seconds,
-        trained.updates,
+        trained.run.update_seconds,
+        trained.run.updates,
         config.preference.train.batch_size * config.preference.train.grad_accum
     ));
     if let Some(s) = trained.sft_seconds {
@@ -235,7 +249,7 @@ pub fn write_report(outcome: &TextOutcome<'_>, out: &Path) -> Result<()> {
         heading: format!("objective `{objective}`"),
         paragraphs,
         table,
-        extra_tables: per_user_table(&trained.before, &trained.after)?
+        extra_tables: per_user_table(&trained.run.before, &trained.run.after)?
             .into_iter()
             .collect(),
         claims: vec![],
@@ -267,7 +281,7 @@ pub fn write_report(outcome: &TextOutcome<'_>, out: &Path) -> Result<()> {
             elapsed_seconds: outcome.elapsed,
         },
         sections: vec![section],
-        eval: Some(trained.after.logged().into_iter().collect()),
+        eval: Some(trained.run.after.logged().into_iter().collect()),
     };
     report.write(out, config)
 }

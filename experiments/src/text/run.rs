@@ -290,17 +290,10 @@ impl TextPipeline {
             }
         };
         Ok(Trained {
-            policy: stage.policy,
+            run: stage.run,
             users: stage.users,
-            before: stage.before,
-            after: stage.after,
-            curve: stage.curve,
-            updates: stage.updates,
-            losses: stage.losses,
             seconds: begin.elapsed().as_secs_f64(),
-            update_seconds: stage.update_seconds,
             sft_seconds,
-            log: train_config.log,
         })
     }
 }
@@ -314,16 +307,7 @@ fn run_stage(
     description: &str,
 ) -> Result<Stage> {
     let run = evaluate_while_training(policy, task, evaluate, config, description)?;
-    Ok(Stage {
-        policy: run.last,
-        users: None,
-        before: run.before,
-        after: run.after,
-        curve: run.curve,
-        losses: run.losses,
-        updates: run.updates,
-        update_seconds: run.update_seconds,
-    })
+    Ok(Stage { run, users: None })
 }
 
 /// `prefopt train` with `[data] train`: trains, then writes into `out` the PEFT adapter
@@ -340,14 +324,14 @@ pub fn train_text(config: ExperimentConfig, out: &Path) -> Result<()> {
     let checkpoint = config.model.checkpoint.clone().unwrap_or_default();
     if let Some(l) = &config.lora {
         lora::save_peft(
-            &trained.policy,
+            &trained.run.last,
             l,
             &checkpoint.display().to_string(),
             &out.join("adapter"),
         )?;
     }
     prefopt_models::pretrained::save_checkpoint(
-        &lora::merge(trained.policy.clone()),
+        &lora::merge(trained.run.last.clone()),
         &checkpoint,
         &out.join("policy-hf"),
     )?;
@@ -370,8 +354,8 @@ pub fn train_text(config: ExperimentConfig, out: &Path) -> Result<()> {
     write_report(&outcome, out)?;
     eprintln!(
         "held-out reward accuracy {:.3} → {:.3}; wrote {}",
-        trained.before.score(),
-        trained.after.score(),
+        trained.run.before.score(),
+        trained.run.after.score(),
         out.display()
     );
     Ok(())

@@ -13,17 +13,11 @@ use crate::error::Result;
 /// What each evaluation during training measured, at which update.
 pub type Curve = Vec<(usize, HeldOut)>;
 
-/// What a preference stage returns, whatever module it trained.
+/// What a preference stage returns: the trained policy with its evaluations, and P-DPO's user
+/// model with the dataset user id of each of its users (1, 2, …).
 pub struct Stage {
-    pub policy: Transformer,
-    /// P-DPO's user model and the dataset user id of each of its users (1, 2, …).
+    pub run: Evaluated<Transformer>,
     pub users: Option<(prefopt_user_models::prlhf::UserModel, Vec<i64>)>,
-    pub before: HeldOut,
-    pub after: HeldOut,
-    pub curve: Curve,
-    pub losses: Vec<f64>,
-    pub updates: usize,
-    pub update_seconds: f64,
 }
 
 /// The training outcome of one module with held-out evaluations before, during and after.
@@ -35,6 +29,21 @@ pub struct Evaluated<M> {
     pub losses: Vec<f64>,
     pub updates: usize,
     pub update_seconds: f64,
+}
+
+impl<M> Evaluated<M> {
+    /// The same outcome with the trained module replaced by `f` of it.
+    pub fn map<N>(self, f: impl FnOnce(M) -> N) -> Evaluated<N> {
+        Evaluated {
+            last: f(self.last),
+            before: self.before,
+            after: self.after,
+            curve: self.curve,
+            losses: self.losses,
+            updates: self.updates,
+            update_seconds: self.update_seconds,
+        }
+    }
 }
 
 /// Trains `model` on `task`, evaluating with `evaluate` before training, at every evaluation
@@ -79,18 +88,11 @@ pub fn evaluate_while_training<M: Module + 'static>(
 
 /// The trained policy and what was measured on the way.
 pub struct Trained {
-    pub policy: Transformer,
+    /// The preference stage: the policy after its last update (`run.last`) and its evaluations.
+    pub run: Evaluated<Transformer>,
     /// P-DPO's user model and the dataset user id of each of its users (1, 2, …).
     pub users: Option<(prefopt_user_models::prlhf::UserModel, Vec<i64>)>,
-    pub before: HeldOut,
-    pub after: HeldOut,
-    pub curve: Curve,
-    pub losses: Vec<f64>,
-    pub updates: usize,
     /// Seconds of the preference stage, reference log-probs and evaluations included.
     pub seconds: f64,
-    /// Seconds inside its updates alone.
-    pub update_seconds: f64,
     pub sft_seconds: Option<f64>,
-    pub log: Option<std::path::PathBuf>,
 }

@@ -8,7 +8,9 @@
 //! the row's prompt, so one shared-prefix forward pass scores them.
 
 use burn::tensor::{Bool, DType, Device, Tensor, TensorData};
-use prefopt_objectives::kto::{Kto, UnpairedLogps};
+use prefopt_objectives::Extra;
+use prefopt_objectives::kto::{Kto, UnpairedLogps, UnpairedOutput};
+use prefopt_objectives::numerics::{mask_to_host, to_host};
 
 use super::Task;
 use crate::error::{ModelError, Result};
@@ -75,15 +77,6 @@ pub struct UnpairedTask<'a> {
     pub pad: u32,
 }
 
-/// Host values of a `[N]` tensor.
-fn host(tensor: &Tensor<1>) -> Vec<f64> {
-    tensor
-        .to_data()
-        .convert::<f64>()
-        .try_to_vec()
-        .unwrap_or_default()
-}
-
 fn floats(values: Vec<f64>, device: &Device, dtype: DType) -> Tensor<1> {
     let n = values.len();
     Tensor::<1>::from_data(TensorData::new(values, [n]), (device, DType::F64)).cast(dtype)
@@ -140,20 +133,15 @@ impl UnpairedTask<'_> {
 
 /// KTO's logged metrics under TRL's names: means over the desirable (`chosen`) and undesirable
 /// (`rejected`) rows of the batch, their margin, and the KL estimate.
-pub fn unpaired_metrics(
-    input: &UnpairedLogps,
-    rewards: &Tensor<1>,
-    kl: Option<f64>,
-    loss: f64,
-) -> Vec<(String, f64)> {
-    let rewards = host(rewards);
-    let logps = host(&input.policy);
-    let labels: Vec<bool> = input
-        .desirable
-        .to_data()
-        .convert::<bool>()
-        .try_to_vec()
-        .unwrap_or_default();
+pub fn unpaired_metrics(input: &UnpairedLogps, output: &UnpairedOutput) -> Vec<(String, f64)> {
+    let rewards = to_host(&output.rewards);
+    let logps = to_host(&input.policy);
+    let labels = mask_to_host(&input.desirable);
+    let loss = to_host(&output.loss).first().copied().unwrap_or(f64::NAN);
+    let kl = match output.extras.get("kl") {
+        Some(Extra::Scalar(x)) => to_host(x).first().copied(),
+        _ => None,
+    };
     let mean = |values: &[f64], label: bool| -> Option<f64> {
         let picked: Vec<f64> = values
             .iter()
@@ -193,12 +181,7 @@ impl Task<Transformer> for UnpairedTask<'_> {
     ) -> Result<(Tensor<1>, Vec<(String, f64)>)> {
         let input = self.logps(model, indices)?;
         let output = self.objective.compute_unpaired(&input)?;
-        let kl = output.extras.get("kl").and_then(|e| match e {
-            prefopt_objectives::Extra::Scalar(x) => host(x).first().copied(),
-            _ => None,
-        });
-        let loss = host(&output.loss).first().copied().unwrap_or(f64::NAN);
-        let metrics = unpaired_metrics(&input, &output.rewards, kl, loss);
+        let metrics = unpaired_metrics(&input, &output);
         Ok((output.loss, metrics))
     }
 }
