@@ -103,13 +103,7 @@ fn description(pipeline: &RecPipeline) -> Result<String> {
 
 /// Writes a model (weights only: empty optimizer state) that `load_model` reads back.
 pub fn save_model(path: &Path, pipeline: &RecPipeline, model: &Transformer) -> Result<()> {
-    let state = TrainerState {
-        step: 0,
-        seed: pipeline.config.seed,
-        best: None,
-        evals_without_improvement: 0,
-        model: description(pipeline)?,
-    };
+    let state = TrainerState::start(pipeline.config.seed, description(pipeline)?);
     checkpoint::save(path, model, &AdamW::new(AdamWConfig::default())?, &state)?;
     Ok(())
 }
@@ -358,8 +352,7 @@ impl ScoreArgs {
             pipeline.config.eval.batch_size,
             pipeline.tokenizer.special().pad,
         )?;
-        let file = std::fs::File::create(&self.output)
-            .map_err(|e| ExperimentError::io(&self.output, e))?;
+        let (guard, file) = prefopt_data::atomic::AtomicFile::create(&self.output)?;
         let mut out = std::io::BufWriter::new(file);
         let io = |e| ExperimentError::io(&self.output, e);
         writeln!(out, "example,user_id,item,is_target,logp").map_err(io)?;
@@ -370,7 +363,8 @@ impl ScoreArgs {
                 writeln!(out, "{index},{user},{item},{target},{logp}").map_err(io)?;
             }
         }
-        out.flush().map_err(io)?;
+        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+        guard.commit(file)?;
         eprintln!("wrote {} ({} prompts)", self.output.display(), scores.len());
         Ok(())
     }

@@ -2,6 +2,7 @@
 //!
 //! Preference data for DPO-family training, with no ML framework dependency:
 //!
+//! - [`atomic`]: files that appear whole or not at all (every command's outputs);
 //! - [`schema`]: the on-disk preference schema (docs/data.md, "The schema") and [`PreferenceRecord`];
 //! - [`parquet_io`]: streaming Parquet reads (one file or a folder of part files, TRL's pairwise
 //!   files unchanged) with row validation, and atomic writes;
@@ -25,6 +26,7 @@
 //! # Ok::<(), prefopt_data::DataError>(())
 //! ```
 
+pub mod atomic;
 pub mod convert;
 pub mod corrupt;
 pub mod error;

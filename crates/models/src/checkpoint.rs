@@ -5,8 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::{DType, Device, Tensor, TensorData};
@@ -33,6 +32,27 @@ pub struct TrainerState {
     pub evals_without_improvement: usize,
     /// Free-form description of the model (its config as JSON), checked on resume.
     pub model: String,
+    /// Mean training loss of every update so far (a resumed run reports the whole run).
+    #[serde(default)]
+    pub losses: Vec<f64>,
+    /// `(update, metric)` of every evaluation so far.
+    #[serde(default)]
+    pub evaluations: Vec<(usize, f64)>,
+}
+
+impl TrainerState {
+    /// The position before the first update of a run.
+    pub fn start(seed: u64, model: impl Into<String>) -> Self {
+        Self {
+            step: 0,
+            seed,
+            best: None,
+            evals_without_improvement: 0,
+            model: model.into(),
+            losses: Vec::new(),
+            evaluations: Vec::new(),
+        }
+    }
 }
 
 /// A host copy of one tensor.
@@ -104,25 +124,7 @@ pub fn save<M: Module>(
         ),
     ]);
     let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| fail(e.to_string()))?;
-    write_atomically(path, &bytes)
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(folder).map_err(|e| ModelError::io(folder, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary: PathBuf = folder.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut file = fs::File::create(&temporary).map_err(|e| ModelError::io(&temporary, e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| ModelError::io(&temporary, e))?;
-    fs::rename(&temporary, path).map_err(|e| ModelError::io(path, e))
+    Ok(prefopt_data::atomic::write(path, &bytes)?)
 }
 
 /// What [`load`] restores.

@@ -281,6 +281,7 @@ pub fn save_peft(
     let mut store = crate::pretrained::file_for_transformers(&path, remapper)
         .with_regex(r"\.lora\.(a|b)\.weight$")
         .with_to_adapter(BurnToPyTorchAdapter);
+    // burn-store writes a scratch sibling and renames it once it is on disk (atomic).
     model
         .save_into(&mut store)
         .map_err(|e| ModelError::Checkpoint {
@@ -309,7 +310,7 @@ pub fn save_peft(
     let config_path = dir.join(ADAPTER_CONFIG);
     let text = serde_json::to_string_pretty(&adapter_config)
         .map_err(|e| ModelError::InvalidConfig(format!("adapter config: {e}")))?;
-    std::fs::write(&config_path, text).map_err(|e| ModelError::io(&config_path, e))
+    Ok(prefopt_data::atomic::write(&config_path, text)?)
 }
 
 fn regex_escape(text: &str) -> String {

@@ -338,7 +338,7 @@ fn lora_preference_training_on_a_checkpoint_moves_only_the_adapters_and_resumes(
     let killed_dir = Scratch::new("lora-killed");
     run(&killed_dir, Some(3), false);
     let resumed = run(&killed_dir, None, true);
-    assert_eq!(&whole.losses[3..], &resumed.losses[..]);
+    assert_eq!(whole.losses, resumed.losses);
     let resumed_values = named_values(&resumed.last);
     for (path, (_, values)) in &after {
         assert_eq!(

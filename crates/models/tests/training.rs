@@ -83,17 +83,16 @@ fn a_killed_run_resumes_to_the_same_weights() {
     let killed_dir = Scratch::new("resume-killed");
     let first = run(&killed_dir, Some(5), false);
     assert_eq!(first.state.step, 5);
+    // A process killed after logging update 6 (and half of 7) but before its next checkpoint.
+    let log_path = killed_dir.path().join("log.jsonl");
+    let mut partial = std::fs::read_to_string(&log_path).unwrap();
+    partial.push_str("{\"step\":6,\"loss\":1.0}\n{\"step\":7,\"lo");
+    std::fs::write(&log_path, partial).unwrap();
     let second = run(&killed_dir, None, true);
     assert_eq!(second.state.step, 9);
     assert_eq!(
-        second.losses.len(),
-        4,
-        "the resumed run does only the remaining updates"
-    );
-    assert_eq!(
-        &whole.losses[5..],
-        &second.losses[..],
-        "same batches, same losses"
+        whole.losses, second.losses,
+        "same batches, same losses; the resumed outcome holds the whole run's (5 restored)"
     );
     let a = named_values(&whole.last);
     let b = named_values(&second.last);
@@ -113,6 +112,11 @@ fn a_killed_run_resumes_to_the_same_weights() {
         })
         .collect();
     assert_eq!(steps, (1..=9).collect::<Vec<_>>());
+    let whole_log = std::fs::read_to_string(whole_dir.path().join("log.jsonl")).unwrap();
+    assert_eq!(
+        log, whole_log,
+        "the resumed log reads as the uninterrupted one"
+    );
     assert!(
         log.lines()
             .all(|l| l.contains("\"learning_rate\"") && l.contains("grad_norm"))

@@ -50,13 +50,32 @@ pub fn line_plot(
     y_label: &str,
     series: &[Series],
 ) -> Result<()> {
+    let mut svg = String::new();
+    draw_lines(&mut svg, path, title, x_label, y_label, series)?;
+    write_svg(path, &svg)
+}
+
+/// Writes a rendered plot whole or not at all (a killed run leaves no half-drawn SVG).
+fn write_svg(path: &Path, svg: &str) -> Result<()> {
+    Ok(prefopt_data::atomic::write(path, svg)?)
+}
+
+fn draw_lines(
+    svg: &mut String,
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<()> {
     let err = |e: &dyn std::fmt::Display| plot_error(path, e);
     let (x0, x1) = bounds(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)));
     let (y0, y1) = bounds(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
     const LEGEND_FONT: u32 = 12;
     let legend_width = widest_text(series.iter().map(|s| s.name.as_str()), LEGEND_FONT) + 48;
     let (plot_width, height) = (720, 440);
-    let root = SVGBackend::new(path, (plot_width + legend_width, height)).into_drawing_area();
+    let root =
+        SVGBackend::with_string(svg, (plot_width + legend_width, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let (plot_area, legend_area) = root.split_horizontally(plot_width);
     let mut chart = ChartBuilder::on(&plot_area)
@@ -147,12 +166,25 @@ pub fn bar_chart(
 /// Horizontal bars, one row per method with its label written out on the left (long method
 /// names stay whole), and the 95% interval as an error bar.
 pub fn bar_plot(path: &Path, title: &str, value_label: &str, bars: &[Bar]) -> Result<()> {
+    let mut svg = String::new();
+    draw_bars(&mut svg, path, title, value_label, bars)?;
+    write_svg(path, &svg)
+}
+
+fn draw_bars(
+    svg: &mut String,
+    path: &Path,
+    title: &str,
+    value_label: &str,
+    bars: &[Bar],
+) -> Result<()> {
     let err = |e: &dyn std::fmt::Display| plot_error(path, e);
     let (_, x1) = bounds(bars.iter().flat_map(|b| [b.mean, b.high]));
     let n = bars.len().max(1);
     const LABEL_FONT: u32 = 12;
     let label_width = widest_text(bars.iter().map(|b| b.label.as_str()), LABEL_FONT) + 24;
-    let root = SVGBackend::new(path, (label_width + 640, 30 * n as u32 + 110)).into_drawing_area();
+    let root =
+        SVGBackend::with_string(svg, (label_width + 640, 30 * n as u32 + 110)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
     let mut chart = ChartBuilder::on(&root)

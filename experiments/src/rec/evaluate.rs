@@ -186,10 +186,7 @@ impl Evaluation {
             out.push_str(&serde_json::to_string(&line)?);
             out.push('\n');
         }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| crate::ExperimentError::io(dir, e))?;
-        }
-        std::fs::write(path, out).map_err(|e| crate::ExperimentError::io(path, e))
+        Ok(prefopt_data::atomic::write(path, out)?)
     }
 }
 

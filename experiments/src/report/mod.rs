@@ -124,8 +124,9 @@ pub fn git_revision() -> String {
     }
 }
 
+/// Every report file appears whole or not at all.
 fn write_file(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| ExperimentError::io(path, e))
+    Ok(prefopt_data::atomic::write(path, text)?)
 }
 
 impl Report {

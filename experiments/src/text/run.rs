@@ -343,7 +343,7 @@ pub fn train_text(config: ExperimentConfig, out: &Path) -> Result<()> {
             "generic": 0,
             "dataset_user_ids": ids,
         }))?;
-        std::fs::write(&path, json + "\n").map_err(|e| ExperimentError::io(&path, e))?;
+        prefopt_data::atomic::write(&path, json + "\n")?;
     }
     let outcome = TextOutcome {
         pipeline: &pipeline,

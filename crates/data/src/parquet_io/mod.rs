@@ -1,6 +1,5 @@
 //! Parquet on disk: listing part files, streaming reads, validated atomic writes.
 
-mod atomic;
 mod column_types;
 pub mod decoder;
 mod reader;
@@ -8,7 +7,7 @@ mod sink;
 mod source;
 mod writer;
 
-pub use atomic::AtomicFile;
+pub use crate::atomic::AtomicFile;
 pub use reader::{InvalidRows, PreferenceDataset, PreferenceReader, ReadOptions, ReadReport};
 pub use sink::{Codec, ParquetSink, WriteOptions};
 pub use source::parquet_files;

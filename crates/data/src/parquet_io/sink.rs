@@ -10,7 +10,7 @@ use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
-use super::atomic::AtomicFile;
+use crate::atomic::AtomicFile;
 use crate::error::{DataError, Result};
 
 /// The codec of written files. Reading accepts all of these (and LZ4) whatever is chosen here.

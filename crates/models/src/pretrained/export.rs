@@ -50,6 +50,7 @@ pub fn save_checkpoint(model: &Transformer, source: &Path, out: &Path) -> Result
         _ => store.with_to_adapter(BurnToPyTorchAdapter),
     };
     let model = model.clone().cast_for_export()?;
+    // burn-store writes a scratch sibling and renames it once it is on disk (atomic).
     model
         .save_into(&mut store)
         .map_err(|e| ModelError::Checkpoint {
@@ -75,7 +76,7 @@ pub fn save_checkpoint(model: &Transformer, source: &Path, out: &Path) -> Result
         Some(files) => {
             for (name, text) in files {
                 let path = out.join(name);
-                std::fs::write(&path, text).map_err(|e| ModelError::io(&path, e))?;
+                prefopt_data::atomic::write(&path, text)?;
             }
         }
         None => copy_folder_files(source, out)?,
@@ -101,7 +102,7 @@ fn copy_folder_files(source: &Path, out: &Path) -> Result<()> {
     let config_path = out.join("config.json");
     let text = serde_json::to_string_pretty(&json)
         .map_err(|e| ModelError::InvalidConfig(format!("config.json: {e}")))?;
-    std::fs::write(&config_path, text).map_err(|e| ModelError::io(&config_path, e))?;
+    prefopt_data::atomic::write(&config_path, text)?;
     for file in [
         "tokenizer.json",
         "tokenizer_config.json",
@@ -109,7 +110,8 @@ fn copy_folder_files(source: &Path, out: &Path) -> Result<()> {
     ] {
         let from = source.join(file);
         if from.is_file() {
-            std::fs::copy(&from, out.join(file)).map_err(|e| ModelError::io(&from, e))?;
+            let bytes = std::fs::read(&from).map_err(|e| ModelError::io(&from, e))?;
+            prefopt_data::atomic::write(&out.join(file), bytes)?;
         }
     }
     Ok(())

@@ -178,9 +178,9 @@ pub struct TrainOutcome<M> {
     /// The module after the last update.
     pub last: M,
     pub state: TrainerState,
-    /// Mean training loss of each update, in order (this process's updates only).
+    /// Mean training loss of each update, in order (of the whole run when it was resumed).
     pub losses: Vec<f64>,
-    /// `(update, metric)` of every evaluation in this process.
+    /// `(update, metric)` of every evaluation of the whole run.
     pub evaluations: Vec<(usize, f64)>,
     /// Whether early stopping ended the run.
     pub stopped_early: bool,
@@ -254,13 +254,7 @@ pub fn train<M: Module + 'static>(
         _ => (
             model,
             AdamW::new(config.adamw.clone())?,
-            TrainerState {
-                step: 0,
-                seed: config.seed,
-                best: None,
-                evals_without_improvement: 0,
-                model: model_description.to_string(),
-            },
+            TrainerState::start(config.seed, model_description),
         ),
     };
     let mut best_model = match (&state.best, &config.checkpoint_dir) {
@@ -269,15 +263,18 @@ pub fn train<M: Module + 'static>(
         }
         _ => None,
     };
-    let mut log = log::JsonLog::open(config.log.as_deref(), state.step > 0)?;
+    // Lines the killed process logged after its last checkpoint are dropped: the resumed run
+    // logs those updates again, so the file reads as one uninterrupted run.
+    let mut log = log::JsonLog::open(config.log.as_deref(), state.step)?;
     let bar = progress_bar(config.progress, total as u64, state.step as u64);
-    let mut losses = Vec::new();
-    let mut evaluations = Vec::new();
-    let mut stopped_early = false;
+    // A run that early stopping ended stays ended when it is resumed.
+    let mut stopped_early = config
+        .patience
+        .is_some_and(|p| state.evals_without_improvement >= p);
     let mut update_seconds = 0.0;
     let end = config.stop_after.map_or(total, |s| s.min(total));
     let mut order = (usize::MAX, Vec::new());
-    while state.step < end {
+    while !stopped_early && state.step < end {
         let epoch = state.step / updates_per_epoch;
         if order.0 != epoch {
             let visit = if config.shuffle {
@@ -320,7 +317,7 @@ pub fn train<M: Module + 'static>(
         model = optimizer.step(model, &gradients, lr)?;
         update_seconds += update_start.elapsed().as_secs_f64();
         state.step += 1;
-        losses.push(loss_sum);
+        state.losses.push(loss_sum);
         log.update(state.step, epoch, loss_sum, lr, grad_norm, &metrics)?;
         bar.set_position(state.step as u64);
         bar.set_message(format!("loss {loss_sum:.4}"));
@@ -333,7 +330,7 @@ pub fn train<M: Module + 'static>(
         {
             let evaluation = evaluate(&model.valid())?;
             let metric = evaluation.score;
-            evaluations.push((state.step, metric));
+            state.evaluations.push((state.step, metric));
             log.evaluation(state.step, metric, &evaluation.logged)?;
             if state.best.is_none_or(|(best, _)| metric > best) {
                 state.best = Some((metric, state.step));
@@ -368,9 +365,9 @@ pub fn train<M: Module + 'static>(
     Ok(TrainOutcome {
         model: best_model.unwrap_or_else(|| model.clone()),
         last: model,
+        losses: state.losses.clone(),
+        evaluations: state.evaluations.clone(),
         state,
-        losses,
-        evaluations,
         stopped_early,
         update_seconds,
     })

@@ -1,11 +1,16 @@
-//! Atomic file creation: write to a hidden temporary file beside the target, then rename.
+//! Atomic file creation: write to a hidden temporary file beside the target, flush it to disk,
+//! then rename it over the target.
 //!
-//! A rename within one directory is atomic on POSIX file systems, so a reader sees either the old
-//! file, or no file, or the complete new one — never a truncated Parquet file that happens to end
-//! in a valid footer. An interrupted or failed write leaves at most the temporary file, which the
-//! guard deletes when it is dropped without being committed.
+//! A rename within one directory is atomic on POSIX file systems, so a reader — or a resumed
+//! run after `kill -9` — sees either the old file, or no file, or the complete new one: never a
+//! truncated Parquet file that happens to end in a valid footer, nor half a report. A failed
+//! write leaves at most the temporary file, which the guard deletes when it is dropped without
+//! being committed; a killed process leaves a hidden `.<name>.<pid>-<n>.tmp` that no reader
+//! opens. Every file the workspace's commands write goes through here (the user-models crate,
+//! which has no data dependency, does the same in its own `tensor_file`).
 
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -68,5 +73,35 @@ impl Drop for AtomicFile {
             // Best effort: the file may not exist if creation itself failed half-way.
             let _ = std::fs::remove_file(&self.temporary);
         }
+    }
+}
+
+/// Writes `bytes` to `path` atomically.
+pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<()> {
+    let (guard, mut file) = AtomicFile::create(path)?;
+    file.write_all(bytes.as_ref())
+        .map_err(|e| DataError::io(&guard.temporary, e))?;
+    guard.commit(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_replaces_whole_and_an_uncommitted_one_leaves_nothing() {
+        let dir = std::env::temp_dir().join(format!("prefopt-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("out.bin");
+        write(&target, b"old").unwrap();
+        let (guard, mut file) = AtomicFile::create(&target).unwrap();
+        file.write_all(b"half").unwrap();
+        drop(guard);
+        assert_eq!(std::fs::read(&target).unwrap(), b"old");
+        write(&target, b"new").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the target remains");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
