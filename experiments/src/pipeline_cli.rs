@@ -20,10 +20,12 @@ use prefopt_models::ranking::candidate_scores;
 use prefopt_models::tokenizer::Tokenizer;
 use prefopt_models::transformer::Transformer;
 
+use crate::common::checkpoints::Checkpoints;
+use crate::common::output::{check_space, check_writable, checkpoint_bytes};
 use crate::config::ExperimentConfig;
 use crate::error::{ExperimentError, Result};
 use crate::rec::table::{Outcome, Stage, curves, row};
-use crate::rec::{RecPipeline, SftStage};
+use crate::rec::{RecPipeline, SftStage, Trained};
 use crate::report::{Meta, Report, Section, Table, git_revision};
 use crate::runner::command_line;
 
@@ -68,6 +70,10 @@ pub struct TrainArgs {
     /// Start the preference stage from this saved SFT model instead of training SFT.
     #[arg(long)]
     pub sft_checkpoint: Option<PathBuf>,
+    /// Continue a killed run in `--out` (same config and options) from its last checkpoint;
+    /// it ends with the same models, logs and report as an uninterrupted run.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// `prefopt eval`.
@@ -226,24 +232,43 @@ impl TrainArgs {
                         .into(),
                 ));
             }
-            return crate::text::train_text(config, &self.out);
+            return crate::text::train_text(config, &self.out, self.resume);
         }
         let start = Started::now();
         let pipeline = self.pipeline.pipeline()?;
-        std::fs::create_dir_all(&self.out).map_err(|e| ExperimentError::io(&self.out, e))?;
+        check_writable(&self.out)?;
+        let initial = pipeline.initial_model()?;
+        check_space(
+            &self.out,
+            checkpoint_bytes(
+                pipeline.model_config.parameter_count(),
+                prefopt_models::lora::trainable_params(&initial),
+            ),
+            "the checkpoints",
+        )?;
+        drop(initial);
+        // The SFT checkpoint given on the command line is part of what a resume must repeat.
+        let recorded = format!(
+            "# --sft-checkpoint {:?}\n{}",
+            self.sft_checkpoint,
+            pipeline.config.to_toml()?
+        );
+        let checkpoints = Checkpoints::open(&self.out, &recorded, self.resume)?;
         let logs = self.out.join("logs");
         let sft = match &self.sft_checkpoint {
             Some(path) => {
                 let model = load_model(path, &pipeline)?;
-                SftStage::new(crate::rec::Run {
-                    name: "SFT".into(),
+                SftStage::new(Trained {
+                    run: crate::rec::Run {
+                        name: "SFT".into(),
+                        losses: vec![],
+                        evaluations: vec![],
+                        rows: 0,
+                        swapped: 0,
+                        seconds: 0.0,
+                        log: None,
+                    },
                     model,
-                    losses: vec![],
-                    evaluations: vec![],
-                    rows: 0,
-                    swapped: 0,
-                    seconds: 0.0,
-                    log: None,
                 })
             }
             None => {
@@ -252,7 +277,7 @@ impl TrainArgs {
                     pipeline.config.sft.epochs,
                     pipeline.train.len()
                 );
-                let sft = pipeline.sft(Some(&logs))?;
+                let sft = pipeline.sft(Some(&logs), Some(&checkpoints))?;
                 save_model(&self.out.join("sft.safetensors"), &pipeline, sft.model())?;
                 sft
             }
@@ -260,14 +285,19 @@ impl TrainArgs {
         let sft_evaluation = pipeline.evaluate_test(sft.model())?;
         let objective = pipeline.config.preference.objective.name();
         eprintln!("preference stage: {objective}");
-        let run =
-            pipeline.preference(&objective, &sft, &pipeline.config.preference, Some(&logs))?;
-        save_model(&self.out.join("policy.safetensors"), &pipeline, &run.model)?;
+        let Trained { run, model } = pipeline.preference(
+            &objective,
+            &sft,
+            &pipeline.config.preference,
+            Some(&logs),
+            Some(&checkpoints),
+        )?;
+        save_model(&self.out.join("policy.safetensors"), &pipeline, &model)?;
         if let Some(checkpoint) = &pipeline.config.model.checkpoint {
             // The fine-tuned policy as a Hugging Face checkpoint (adapters merged), loadable by
             // `transformers` and as `model = "<out>/policy-hf"` here.
             prefopt_models::pretrained::save_checkpoint(
-                &prefopt_models::lora::merge(run.model.clone()),
+                &prefopt_models::lora::merge(model.clone()),
                 checkpoint,
                 &self.out.join("policy-hf"),
             )?;
@@ -278,9 +308,9 @@ impl TrainArgs {
                 || pipeline.config.model.preset.clone(),
                 |d| d.display().to_string(),
             );
-            prefopt_models::lora::save_peft(&run.model, lora, &base, &self.out.join("adapter"))?;
+            prefopt_models::lora::save_peft(&model, lora, &base, &self.out.join("adapter"))?;
         }
-        let evaluation = pipeline.evaluate_test(&run.model)?;
+        let evaluation = pipeline.evaluate_test(&model)?;
         let outcomes = [
             Outcome {
                 method: "SFT".into(),

@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use clap::Args;
 
+use crate::common::checkpoints::Checkpoints;
 use crate::config::ExperimentConfig;
 use crate::error::Result;
-use crate::rec::RecPipeline;
 use crate::rec::table::TableContext;
+use crate::rec::{Evaluation, RecPipeline, Run};
 use crate::report::{Meta, Report, git_revision};
 
 /// Options of every table binary.
@@ -34,6 +35,10 @@ pub struct TableArgs {
     /// `<out>/seed-<s>/`, and reports every method as mean ± 95% CI over seeds in `<out>`.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub seeds: u64,
+    /// Continue a killed command in `--out` (same config and options): finished runs keep
+    /// their results, an interrupted run continues from its last checkpoint, the rest run.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 impl TableArgs {
@@ -83,9 +88,10 @@ pub fn run_seeds(
     title: &str,
     command: &str,
     seeds: u64,
+    resume: bool,
 ) -> Result<Report> {
     if seeds <= 1 {
-        return run_tables(config, out, which, title, command);
+        return run_tables(config, out, which, title, command, resume);
     }
     let start = Instant::now();
     let mut runs = Vec::new();
@@ -96,7 +102,10 @@ pub fn run_seeds(
             ..config.clone()
         };
         let dir = out.join(format!("seed-{seed}"));
-        runs.push((seed, run_tables(seed_config, &dir, which, title, command)?));
+        runs.push((
+            seed,
+            run_tables(seed_config, &dir, which, title, command, resume)?,
+        ));
     }
     let report = crate::report::seeds::over_seeds(&runs, out, start.elapsed().as_secs_f64())?;
     report.write(out, &config)?;
@@ -109,18 +118,21 @@ pub fn run_seeds(
 }
 
 /// Runs every table in `which` (the recommendation tables from one SFT model) and writes the
-/// report.
+/// report. Every run is checkpointed in `out/checkpoints`; with `resume`, a killed command
+/// continues from there (finished runs and tables keep their results).
 pub fn run_tables(
     config: ExperimentConfig,
     out: &Path,
     which: &[TableId],
     title: &str,
     command: &str,
+    resume: bool,
 ) -> Result<Report> {
     let start = Instant::now();
     // Read before training: the checkout may move while a long run trains.
     let revision = git_revision();
-    std::fs::create_dir_all(out).map_err(|e| crate::ExperimentError::io(out, e))?;
+    crate::common::output::check_writable(out)?;
+    let checkpoints = Checkpoints::open(out, &config.to_toml()?, resume)?;
     let mut sections = Vec::new();
     let (mut data, mut data_rows, mut model) = (Vec::new(), Vec::new(), Vec::new());
     let rec: Vec<TableId> = which
@@ -130,7 +142,12 @@ pub fn run_tables(
         .collect();
     if !rec.is_empty() {
         let pipeline = RecPipeline::new(config.clone())?;
-        sections.extend(run_recommendation_tables(&pipeline, out, &rec)?);
+        sections.extend(run_recommendation_tables(
+            &pipeline,
+            out,
+            &rec,
+            &checkpoints,
+        )?);
         data.push(config.data.dir.display().to_string());
         data_rows.push(pipeline.describe_data());
         model.push(describe_rec_model(&config, &pipeline));
@@ -141,11 +158,23 @@ pub fn run_tables(
     };
     for &table in which.iter().filter(|t| !t.is_recommendation()) {
         eprintln!("table: {table:?}");
-        sections.push(match table {
-            TableId::Prlhf => crate::prlhf::run(&personal)?,
-            TableId::Lore => crate::lore::run(&personal)?,
-            _ => crate::rpo::run(&personal)?,
-        });
+        let name = format!("table {table:?}");
+        let section = match checkpoints.finished(&name)? {
+            Some(section) => {
+                eprintln!("  finished before (kept)");
+                section
+            }
+            None => {
+                let section = match table {
+                    TableId::Prlhf => crate::prlhf::run(&personal)?,
+                    TableId::Lore => crate::lore::run(&personal)?,
+                    _ => crate::rpo::run(&personal)?,
+                };
+                checkpoints.finish(&name, &section)?;
+                section
+            }
+        };
+        sections.push(section);
         let (what, preset) = match table {
             TableId::Prlhf => (
                 "P-RLHF: conflicting preferences",
@@ -239,6 +268,7 @@ fn run_recommendation_tables(
     pipeline: &RecPipeline,
     out: &Path,
     which: &[TableId],
+    checkpoints: &Checkpoints,
 ) -> Result<Vec<crate::report::Section>> {
     let data_rows = pipeline.describe_data();
     eprintln!("data: {} ({data_rows})", pipeline.dataset.dir.display());
@@ -247,13 +277,24 @@ fn run_recommendation_tables(
         pipeline.model_config.parameter_count(),
         pipeline.config.sft.epochs
     );
-    let sft = pipeline.sft(Some(&out.join("logs")))?;
-    let sft_evaluation = pipeline.evaluate_test(sft.model())?;
-    sft_evaluation.write_answers(
-        &out.join("logs")
-            .join(crate::rec::table::answers_file("SFT")),
-        &pipeline.dataset.items.titles,
-    )?;
+    let mut sft = pipeline.sft(Some(&out.join("logs")), Some(checkpoints))?;
+    // A resumed command's SFT did no update again: its run and evaluation are the kept ones.
+    let sft_evaluation = match checkpoints.finished::<(Run, Evaluation)>("sft")? {
+        Some((run, evaluation)) => {
+            sft.run = run;
+            evaluation
+        }
+        None => {
+            let evaluation = pipeline.evaluate_test(sft.model())?;
+            evaluation.write_answers(
+                &out.join("logs")
+                    .join(crate::rec::table::answers_file("SFT")),
+                &pipeline.dataset.items.titles,
+            )?;
+            checkpoints.keep("sft", &(&sft.run, &evaluation))?;
+            evaluation
+        }
+    };
     eprintln!(
         "  SFT{:<37} HR@1 {:.3}   ({:.1} s)",
         "",
@@ -266,6 +307,7 @@ fn run_recommendation_tables(
         sft_evaluation: &sft_evaluation,
         out,
         verbose: true,
+        checkpoints: Some(checkpoints),
     };
     let mut sections = Vec::new();
     for table in which {
@@ -298,11 +340,17 @@ pub fn command_line() -> String {
 /// The `main` of a table binary: parse `TableArgs`, run, print an error without a backtrace
 /// and exit non-zero on failure.
 pub fn table_main(args: &TableArgs, which: &[TableId], title: &str) -> std::process::ExitCode {
-    finish(
-        args.config().and_then(|config| {
-            run_seeds(config, &args.out, which, title, &command_line(), args.seeds)
-        }),
-    )
+    finish(args.config().and_then(|config| {
+        run_seeds(
+            config,
+            &args.out,
+            which,
+            title,
+            &command_line(),
+            args.seeds,
+            args.resume,
+        )
+    }))
 }
 
 /// Exits zero on success; prints the error without a backtrace and exits non-zero otherwise.

@@ -454,7 +454,7 @@ fn every_loss_trains_on_trl_rows() {
             config.preference.train.batch_size = 4;
             config.eval.batch_size = 8;
             let run = out.join(format!("run-{}", name.replace(['/', '+'], "-")));
-            prefopt_experiments::text::train_text(config, &run)
+            prefopt_experiments::text::train_text(config, &run, false)
                 .unwrap_or_else(|e| panic!("{name} on {shape}: {e}"));
             let results: serde_json::Value =
                 serde_json::from_str(&read(&run.join("results.json"))).unwrap();

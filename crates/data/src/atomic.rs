@@ -60,6 +60,7 @@ impl AtomicFile {
         file.sync_all()
             .map_err(|e| DataError::io(&self.temporary, e))?;
         drop(file);
+        fault::kill_point(&self.target);
         std::fs::rename(&self.temporary, &self.target)
             .map_err(|e| DataError::io(&self.target, e))?;
         self.committed = true;
@@ -82,6 +83,47 @@ pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<()> {
     file.write_all(bytes.as_ref())
         .map_err(|e| DataError::io(&guard.temporary, e))?;
     guard.commit(file)
+}
+
+/// Fault injection for the kill tests, which must stop the real binary at the one instant a
+/// poll from outside cannot hit: `PREFOPT_KILL_BEFORE_RENAME=<file name>:<n>` sends the process
+/// SIGKILL at the `n`-th commit of a file of that name, when its temporary is complete on disk
+/// and the target not yet replaced. Unset (always, outside those tests) it costs one cached
+/// environment lookup per file written.
+mod fault {
+    use std::path::Path;
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const VARIABLE: &str = "PREFOPT_KILL_BEFORE_RENAME";
+
+    fn planned() -> Option<&'static (String, usize)> {
+        static PLAN: OnceLock<Option<(String, usize)>> = OnceLock::new();
+        PLAN.get_or_init(|| {
+            let value = std::env::var(VARIABLE).ok()?;
+            let (name, count) = value.rsplit_once(':')?;
+            Some((name.to_string(), count.parse().ok()?))
+        })
+        .as_ref()
+    }
+
+    pub(super) fn kill_point(target: &Path) {
+        static SEEN: AtomicUsize = AtomicUsize::new(0);
+        let Some((name, count)) = planned() else {
+            return;
+        };
+        if target.file_name().is_some_and(|n| n == name.as_str())
+            && SEEN.fetch_add(1, Ordering::SeqCst) + 1 == *count
+        {
+            #[cfg(unix)]
+            // SAFETY: kill(2) on this process's own id; it does not return.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+            #[cfg(not(unix))]
+            std::process::abort();
+        }
+    }
 }
 
 #[cfg(test)]

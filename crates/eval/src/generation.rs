@@ -4,12 +4,12 @@
 //! (invalid answers are misses); LLaRA's lower-cases both, needs the one matched candidate to be
 //! the target, and divides by the valid answers only.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{EvalError, Result};
 
 /// What one answer was.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnswerKind {
     /// Exactly one candidate's title appears in the answer.
@@ -23,7 +23,7 @@ pub enum AnswerKind {
 }
 
 /// One scored answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnswerOutcome {
     pub kind: AnswerKind,
     /// S-DPO's hit: valid and the target's title is a substring of the answer.

@@ -2,13 +2,13 @@
 //! method against a baseline on the same examples (paired t-test on the per-example
 //! differences; with 0/1 metrics such as HitRatio this is the usual large-sample test).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::error::{EvalError, Result};
 
 /// Mean, standard error and a 95% interval.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MeanCi {
     pub mean: f64,
     pub std_error: f64,
@@ -54,7 +54,7 @@ pub fn mean_ci(values: &[f64]) -> Result<MeanCi> {
 }
 
 /// A paired comparison of a method with a baseline.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PairedTest {
     /// Mean of `method − baseline` with its 95% interval.
     pub difference: MeanCi,

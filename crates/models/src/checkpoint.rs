@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
+use std::io::Read;
 use std::path::Path;
 
 use burn::module::Module;
@@ -16,7 +17,10 @@ use crate::error::{ModelError, Result};
 use crate::optim::{AdamW, Moments};
 use crate::params::{for_each_param, map_params};
 
-const FORMAT: &str = "prefopt-checkpoint-1";
+const FORMAT: &str = "prefopt-checkpoint-2";
+/// The earlier layout: the same fields as separate metadata entries (still read).
+const FORMAT_1: &str = "prefopt-checkpoint-1";
+const METADATA_KEY: &str = "prefopt";
 
 /// Where the trainer stands; everything else it needs is derived from the config and seed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,20 +115,88 @@ pub fn save<M: Module>(
                 .map_err(|e| fail(format!("tensor {name}: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let metadata = HashMap::from([
-        ("format".to_string(), FORMAT.to_string()),
+    // One metadata entry holding the fields as a JSON object: safetensors keeps metadata in
+    // a `HashMap`, whose order differs from process to process, so several entries would
+    // make two saves of the same weights differ in their bytes.
+    let fields = BTreeMap::from([
+        ("format", FORMAT.to_string()),
         (
-            "state".to_string(),
+            "state",
             serde_json::to_string(state).map_err(|e| fail(e.to_string()))?,
         ),
-        ("adam_updates".to_string(), optimizer.updates.to_string()),
+        ("adam_updates", optimizer.updates.to_string()),
         (
-            "adam_config".to_string(),
+            "adam_config",
             serde_json::to_string(&optimizer.config).map_err(|e| fail(e.to_string()))?,
         ),
     ]);
+    let metadata = HashMap::from([(
+        METADATA_KEY.to_string(),
+        serde_json::to_string(&fields).map_err(|e| fail(e.to_string()))?,
+    )]);
     let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| fail(e.to_string()))?;
     Ok(prefopt_data::atomic::write(path, &bytes)?)
+}
+
+/// The checkpoint's metadata fields, checked to be a prefopt checkpoint's.
+fn fields(path: &Path, mut metadata: HashMap<String, String>) -> Result<HashMap<String, String>> {
+    let fail = |reason: String| ModelError::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if let Some(fields) = metadata.get(METADATA_KEY) {
+        metadata = serde_json::from_str(fields).map_err(|e| fail(format!("metadata: {e}")))?;
+    }
+    if !matches!(
+        metadata.get("format").map(String::as_str),
+        Some(FORMAT | FORMAT_1)
+    ) {
+        return Err(fail(format!(
+            "not a prefopt checkpoint (format {FORMAT} expected)"
+        )));
+    }
+    Ok(metadata)
+}
+
+fn parse_state(path: &Path, text: &str) -> Result<TrainerState> {
+    serde_json::from_str(text).map_err(|e| ModelError::Checkpoint {
+        path: path.to_path_buf(),
+        reason: format!("state: {e}"),
+    })
+}
+
+/// The trainer's position stored in a checkpoint, read from its header alone (a resumed
+/// caller learns where the run stands without reading the weights).
+pub fn read_state(path: &Path) -> Result<TrainerState> {
+    let fail = |reason: String| ModelError::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut file = fs::File::open(path).map_err(|e| ModelError::io(path, e))?;
+    let mut length = [0u8; 8];
+    file.read_exact(&mut length)
+        .map_err(|e| ModelError::io(path, e))?;
+    let length = u64::from_le_bytes(length);
+    if length > 100_000_000 {
+        return Err(fail(format!("header of {length} bytes")));
+    }
+    let mut header = vec![0u8; length as usize];
+    file.read_exact(&mut header)
+        .map_err(|e| ModelError::io(path, e))?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|e| fail(format!("header: {e}")))?;
+    let metadata: HashMap<String, String> = header
+        .get("__metadata__")
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| fail(format!("metadata: {e}")))?
+        .unwrap_or_default();
+    let metadata = fields(path, metadata)?;
+    let state = metadata
+        .get("state")
+        .ok_or_else(|| fail("metadata `state` is missing".into()))?;
+    parse_state(path, state)
 }
 
 /// What [`load`] restores.
@@ -143,19 +215,13 @@ pub fn load<M: Module>(path: &Path, model: M, device: &Device) -> Result<Restore
         reason,
     };
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| fail(e.to_string()))?;
-    let metadata = header.metadata().clone().unwrap_or_default();
-    if metadata.get("format").map(String::as_str) != Some(FORMAT) {
-        return Err(fail(format!(
-            "not a prefopt checkpoint (format {FORMAT} expected)"
-        )));
-    }
+    let metadata = fields(path, header.metadata().clone().unwrap_or_default())?;
     let field = |key: &str| {
         metadata
             .get(key)
             .ok_or_else(|| fail(format!("metadata `{key}` is missing")))
     };
-    let state: TrainerState =
-        serde_json::from_str(field("state")?).map_err(|e| fail(format!("state: {e}")))?;
+    let state = parse_state(path, field("state")?)?;
     let config = serde_json::from_str(field("adam_config")?)
         .map_err(|e| fail(format!("adam_config: {e}")))?;
     let updates: u64 = field("adam_updates")?

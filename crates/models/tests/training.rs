@@ -117,6 +117,17 @@ fn a_killed_run_resumes_to_the_same_weights() {
         log, whole_log,
         "the resumed log reads as the uninterrupted one"
     );
+    // Weights, moments and the trainer's state with its history: the same bytes.
+    let last = |dir: &Scratch| std::fs::read(dir.path().join("checkpoint.safetensors")).unwrap();
+    assert!(
+        last(&whole_dir) == last(&killed_dir),
+        "final checkpoints differ"
+    );
+    let state =
+        prefopt_models::checkpoint::read_state(&killed_dir.path().join("checkpoint.safetensors"))
+            .unwrap();
+    assert_eq!(state, whole.state);
+    assert_eq!(state.losses.len(), 9);
     assert!(
         log.lines()
             .all(|l| l.contains("\"learning_rate\"") && l.contains("grad_norm"))

@@ -75,6 +75,7 @@ fn main() -> ExitCode {
             title,
             &command_line(),
             cli.args.seeds,
+            cli.args.resume,
         )
     }))
 }

@@ -27,12 +27,8 @@ pub fn with_log(config: &TrainConfig, log_dir: Option<&Path>, name: &str) -> Res
     let mut config = config.clone();
     if let Some(dir) = log_dir {
         std::fs::create_dir_all(dir).map_err(|e| ExperimentError::io(dir, e))?;
-        let path = dir.join(format!("{}.jsonl", file_stem(name)));
-        // A fresh log per run (the loop appends only when resuming).
-        if path.exists() {
-            std::fs::remove_file(&path).map_err(|e| ExperimentError::io(&path, e))?;
-        }
-        config.log = Some(path);
+        // The loop starts the file afresh, or keeps what a resumed run's checkpoint covers.
+        config.log = Some(dir.join(format!("{}.jsonl", file_stem(name))));
     }
     Ok(config)
 }

@@ -2,8 +2,10 @@
 //! independent training jobs side by side, claim statistics, training-log series, and plots.
 //! Modules here import only the error type and the other crates, never an experiment.
 
+pub mod checkpoints;
 pub mod claims;
 pub mod logs;
+pub mod output;
 pub mod plots;
 pub mod pool;
 

@@ -12,12 +12,13 @@ use prefopt_models::generate::{GenerateConfig, generate};
 use prefopt_models::ranking::candidate_scores;
 use prefopt_models::tokenizer::{EncodedExample, Tokenizer};
 use prefopt_models::transformer::Transformer;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
-/// What one model did on one split, example by example.
-#[derive(Clone, Debug)]
+/// What one model did on one split, example by example (kept as JSON beside a finished run
+/// so that a resumed table does not evaluate it again).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Evaluation {
     /// 1-based rank of the target among the candidates (ties against it).
     pub ranks: Vec<usize>,
@@ -29,7 +30,7 @@ pub struct Evaluation {
 }
 
 /// One greedy answer: its text and how it was scored against the candidates.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Answer {
     #[serde(rename = "answer")]
     pub text: String,

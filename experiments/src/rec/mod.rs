@@ -12,5 +12,5 @@ pub mod tokens;
 pub use data::RecDataset;
 pub use evaluate::{Evaluation, Metric, evaluate};
 pub use oracle::ItemKnn;
-pub use pipeline::{RecPipeline, Run, SftStage};
+pub use pipeline::{RecPipeline, Run, SftStage, Trained};
 pub use tokens::RecTokenizer;

@@ -18,7 +18,9 @@ use prefopt_models::scoring::ScoringMode;
 use prefopt_models::tokenizer::{EncodedExample, ItemTokenizer, Tokenizer};
 use prefopt_models::train::{PreferenceTask, SftTask, TrainConfig, reference_logps, train};
 use prefopt_models::transformer::Transformer;
+use serde::{Deserialize, Serialize};
 
+use crate::common::checkpoints::Checkpoints;
 use crate::config::{ExperimentConfig, PreferenceConfig, Smoothing};
 use crate::error::{ExperimentError, Result};
 use crate::rec::data::{RecDataset, encode};
@@ -29,12 +31,10 @@ use crate::rec::pairs::{
 };
 use crate::rec::tokens::RecTokenizer;
 
-/// A finished training run.
-#[derive(Clone, Debug)]
+/// What a finished training run did (its model travels beside it in [`Trained`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Run {
     pub name: String,
-    /// The model at the best validation HitRatio@1.
-    pub model: Transformer,
     /// Mean loss of every update.
     pub losses: Vec<f64>,
     /// `(update, validation HitRatio@1)` of every evaluation (twice per epoch by default).
@@ -43,27 +43,37 @@ pub struct Run {
     pub rows: usize,
     /// Rows whose labels were swapped (noise injection).
     pub swapped: usize,
+    /// Seconds of this process's part of the run (a resumed run counts the process that
+    /// finished it).
     pub seconds: f64,
     /// The JSONL log of every update, when a log folder was given.
     pub log: Option<PathBuf>,
 }
 
+/// A run and its model at the best validation HitRatio@1.
+pub struct Trained {
+    pub run: Run,
+    pub model: Transformer,
+}
+
 /// The SFT model and what preference runs derive from it once.
 pub struct SftStage {
     pub run: Run,
+    model: Transformer,
     train_scores: OnceLock<Vec<Vec<f64>>>,
 }
 
 impl SftStage {
-    pub fn new(run: Run) -> Self {
+    pub fn new(trained: Trained) -> Self {
         Self {
-            run,
+            run: trained.run,
+            model: trained.model,
             train_scores: OnceLock::new(),
         }
     }
 
     pub fn model(&self) -> &Transformer {
-        &self.run.model
+        &self.model
     }
 }
 
@@ -210,13 +220,19 @@ impl RecPipeline {
         }
     }
 
-    /// SFT from a fresh model (seeded by the experiment seed).
-    pub fn sft(&self, log_dir: Option<&Path>) -> Result<SftStage> {
+    /// SFT from a fresh model (seeded by the experiment seed), checkpointed under
+    /// `checkpoints` when given (and continued from there when it resumes).
+    pub fn sft(
+        &self,
+        log_dir: Option<&Path>,
+        checkpoints: Option<&Checkpoints>,
+    ) -> Result<SftStage> {
         let start = Instant::now();
         let model = self.initial_model()?;
         let mut config = self.with_epoch_evaluation(&self.config.sft, self.train.len());
         config.seed ^= self.config.seed;
         let config = crate::common::logs::with_log(&config, log_dir, "sft")?;
+        let config = Checkpoints::apply(checkpoints, &config, "sft");
         let task = SftTask {
             examples: &self.train,
             pad: self.pad(),
@@ -228,27 +244,30 @@ impl RecPipeline {
                 .map_err(|e| prefopt_models::ModelError::external("validation HitRatio@1", e))
         };
         let outcome = train(model, &task, &config, &description, Some(&mut evaluator))?;
-        Ok(SftStage::new(Run {
-            name: "SFT".into(),
+        Ok(SftStage::new(Trained {
+            run: Run {
+                name: "SFT".into(),
+                losses: outcome.losses,
+                evaluations: outcome.evaluations,
+                rows: self.train.len(),
+                swapped: 0,
+                seconds: start.elapsed().as_secs_f64(),
+                log: config.log,
+            },
             model: outcome.model,
-            losses: outcome.losses,
-            evaluations: outcome.evaluations,
-            rows: self.train.len(),
-            swapped: 0,
-            seconds: start.elapsed().as_secs_f64(),
-            log: config.log,
         }))
     }
 
     /// A preference run named `name`, initialised from the SFT model, with the SFT model as
-    /// the frozen reference.
+    /// the frozen reference; checkpointed under `checkpoints` when given.
     pub fn preference(
         &self,
         name: &str,
         sft: &SftStage,
         preference: &PreferenceConfig,
         log_dir: Option<&Path>,
-    ) -> Result<Run> {
+        checkpoints: Option<&Checkpoints>,
+    ) -> Result<Trained> {
         preference.check()?;
         let start = Instant::now();
         let objective = preference.objective.clone().check()?;
@@ -315,6 +334,7 @@ impl RecPipeline {
         let mut config = self.with_epoch_evaluation(&preference.train, examples.len());
         config.seed ^= self.config.seed;
         let config = crate::common::logs::with_log(&config, log_dir, name)?;
+        let config = Checkpoints::apply(checkpoints, &config, name);
         let description = self.description()?;
         let mut evaluator = |m: &Transformer| {
             self.valid_hit_ratio(m)
@@ -322,15 +342,17 @@ impl RecPipeline {
                 .map_err(|e| prefopt_models::ModelError::external("validation HitRatio@1", e))
         };
         let outcome = train(policy, &task, &config, &description, Some(&mut evaluator))?;
-        Ok(Run {
-            name: name.to_string(),
+        Ok(Trained {
+            run: Run {
+                name: name.to_string(),
+                losses: outcome.losses,
+                evaluations: outcome.evaluations,
+                rows: examples.len(),
+                swapped,
+                seconds: start.elapsed().as_secs_f64(),
+                log: config.log,
+            },
             model: outcome.model,
-            losses: outcome.losses,
-            evaluations: outcome.evaluations,
-            rows: examples.len(),
-            swapped,
-            seconds: start.elapsed().as_secs_f64(),
-            log: config.log,
         })
     }
 }

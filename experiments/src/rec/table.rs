@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use prefopt_eval::stats::{mean_ci, paired_test};
+use serde::{Deserialize, Serialize};
 
+use crate::common::checkpoints::Checkpoints;
 use crate::common::claims::claim_from_values;
 use crate::common::logs::{log_series, smooth};
 use crate::common::plots::{Series, line_plot};
@@ -13,7 +15,7 @@ use crate::common::pool::run_in_order;
 use crate::config::PreferenceConfig;
 use crate::error::{ExperimentError, Result};
 use crate::rec::evaluate::Metric;
-use crate::rec::{Evaluation, RecPipeline, Run, SftStage};
+use crate::rec::{Evaluation, RecPipeline, Run, SftStage, Trained};
 use crate::report::{Claim, Plot, Row};
 
 /// The file of a run's greedy test answers, beside its training log.
@@ -30,10 +32,13 @@ pub struct TableContext<'a> {
     pub out: &'a Path,
     /// Print one line per finished run on stderr.
     pub verbose: bool,
+    /// Where runs keep checkpoints and, once finished, their outcomes (a resumed table
+    /// re-runs only the runs without one).
+    pub checkpoints: Option<&'a Checkpoints>,
 }
 
 /// Where a row's model comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Stage {
     /// Scored without a language model (popularity, item-kNN): no run.
     ScoreOnly,
@@ -46,7 +51,7 @@ pub enum Stage {
 }
 
 /// A method's evaluated run (no run for score-only baselines).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Outcome {
     pub method: String,
     pub settings: String,
@@ -107,10 +112,22 @@ impl TableContext<'_> {
         preference: &PreferenceConfig,
     ) -> Result<Outcome> {
         let name = format!("{method} {settings}");
-        let run = self
-            .pipeline
-            .preference(&name, self.sft, preference, Some(&self.logs()))?;
-        let evaluation = self.pipeline.evaluate_test(&run.model)?;
+        if let Some(checkpoints) = self.checkpoints
+            && let Some(outcome) = checkpoints.finished::<Outcome>(&name)?
+        {
+            if self.verbose {
+                eprintln!("  {name:<40} finished before (kept)");
+            }
+            return Ok(outcome);
+        }
+        let Trained { run, model } = self.pipeline.preference(
+            &name,
+            self.sft,
+            preference,
+            Some(&self.logs()),
+            self.checkpoints,
+        )?;
+        let evaluation = self.pipeline.evaluate_test(&model)?;
         evaluation.write_answers(
             &self.logs().join(answers_file(&name)),
             &self.pipeline.dataset.items.titles,
@@ -123,13 +140,17 @@ impl TableContext<'_> {
                 run.seconds
             );
         }
-        Ok(Outcome {
+        let outcome = Outcome {
             method: method.into(),
             settings: settings.into(),
             stage: Stage::Preference,
             run: Some(run),
             evaluation,
-        })
+        };
+        if let Some(checkpoints) = self.checkpoints {
+            checkpoints.finish(&name, &outcome)?;
+        }
+        Ok(outcome)
     }
 
     /// The SFT row (the baseline of every table).

@@ -8,7 +8,7 @@ pub mod table;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use table::{Row, Table};
 
@@ -16,7 +16,7 @@ use crate::config::ExperimentConfig;
 use crate::error::{ExperimentError, Result};
 
 /// Whether a paper's claim holds at this scale.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Verdict {
     /// The direction holds and the 95% interval of the difference excludes 0.
     Holds,
@@ -48,7 +48,7 @@ impl Verdict {
 }
 
 /// A paper claim checked against this run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Claim {
     pub statement: String,
     pub verdict: Verdict,
@@ -59,14 +59,14 @@ pub struct Claim {
 }
 
 /// A plot file of the output folder and its caption.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Plot {
     pub file: String,
     pub caption: String,
 }
 
 /// One paper table with its text, claims and plots.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Section {
     pub heading: String,
     pub paragraphs: Vec<String>,

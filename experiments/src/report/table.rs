@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use prefopt_eval::stats::{MeanCi, PairedTest};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One method's results.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Row {
     pub method: String,
     /// What distinguishes the run (K, β, sampler…).
@@ -21,7 +21,7 @@ pub struct Row {
 }
 
 /// A paper table reproduced.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Table {
     pub id: String,
     pub title: String,

@@ -15,11 +15,12 @@ use prefopt_models::train::{PreferenceTask, UnpairedTask, policy_logp_means, unp
 use prefopt_models::transformer::Transformer;
 use prefopt_objectives::kto::Kto;
 use prefopt_objectives::numerics::{mask_to_host, to_host};
+use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
 /// A policy on the evaluation split.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct HeldOut {
     /// Means over the split under TRL's names (`rewards/accuracies`, `loss`, …), weighted by
     /// batch size as TRL's evaluation loop averages them.

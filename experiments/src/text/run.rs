@@ -20,7 +20,9 @@ use super::evaluate::{HeldOut, evaluate_paired, evaluate_unpaired};
 use super::personal::Personal;
 use super::report::{TextOutcome, write_report};
 use super::stage::{Stage, Trained, evaluate_while_training};
+use crate::common::checkpoints::Checkpoints;
 use crate::common::logs::with_log;
+use crate::common::output::{check_space, check_writable, checkpoint_bytes};
 use crate::config::ExperimentConfig;
 use crate::error::{ExperimentError, Result};
 use crate::report::git_revision;
@@ -97,6 +99,14 @@ fn sft_examples(data: &TextData) -> Vec<EncodedExample> {
 
 impl TextPipeline {
     /// What checkpoints of this run must have been built as.
+    /// Parameters the preference stage trains (the adapters with LoRA).
+    fn trainable_parameters(&self) -> Result<usize> {
+        Ok(match &self.config.lora {
+            Some(l) => lora::trainable_params(&lora::attach(self.base.clone(), l)?),
+            None => self.base.config.parameter_count(),
+        })
+    }
+
     fn description(&self) -> Result<String> {
         Ok(serde_json::to_string(&(
             &self.base.config,
@@ -106,7 +116,11 @@ impl TextPipeline {
     }
 
     /// SFT (when asked) and the model the preference stage starts from, with its reference.
-    fn starting_point(&self, log_dir: &Path) -> Result<(Transformer, Transformer, Option<f64>)> {
+    fn starting_point(
+        &self,
+        log_dir: &Path,
+        checkpoints: Option<&Checkpoints>,
+    ) -> Result<(Transformer, Transformer, Option<f64>)> {
         let config = &self.config;
         let initial = match &config.lora {
             Some(l) => lora::attach(self.base.clone(), l)?,
@@ -120,6 +134,7 @@ impl TextPipeline {
                 eval_every: None,
                 ..with_log(&sft_config, Some(log_dir), "sft")?
             };
+            let sft_config = Checkpoints::apply(checkpoints, &sft_config, "sft");
             eprintln!(
                 "SFT: {} epochs on {} completions",
                 sft_config.epochs,
@@ -153,14 +168,16 @@ impl TextPipeline {
         })
     }
 
-    /// Trains the preference stage; `log_dir` receives the JSONL logs.
-    pub fn train(&self, log_dir: &Path) -> Result<Trained> {
+    /// Trains the preference stage; `log_dir` receives the JSONL logs, `checkpoints` (when
+    /// given) the stages' checkpoints, from which a resumed command continues.
+    pub fn train(&self, log_dir: &Path, checkpoints: Option<&Checkpoints>) -> Result<Trained> {
         let config = &self.config;
-        let (policy, reference, sft_seconds) = self.starting_point(log_dir)?;
+        let (policy, reference, sft_seconds) = self.starting_point(log_dir, checkpoints)?;
         let batch = config.eval.batch_size;
         let pad = self.pad();
         let train_config = with_evaluation(&config.preference.train, self.train.len(), config.seed);
         let train_config = with_log(&train_config, Some(log_dir), "preference")?;
+        let train_config = Checkpoints::apply(checkpoints, &train_config, "preference");
         let description = self.description()?;
         let begin = Instant::now();
         let stage = match (&self.train, &self.eval) {
@@ -313,13 +330,22 @@ fn run_stage(
 /// `prefopt train` with `[data] train`: trains, then writes into `out` the PEFT adapter
 /// (`adapter/`, with LoRA), the merged Hugging Face checkpoint (`policy-hf/`), the logs and the
 /// report (`results.md|csv|json`, `config.toml`, curves).
-pub fn train_text(config: ExperimentConfig, out: &Path) -> Result<()> {
+pub fn train_text(config: ExperimentConfig, out: &Path, resume: bool) -> Result<()> {
     let started = Instant::now();
     let revision = git_revision();
+    check_writable(out)?;
     let pipeline = TextPipeline::load(config)?;
     eprintln!("{}", pipeline.describe_data());
-    std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
-    let trained = pipeline.train(&out.join("logs"))?;
+    check_space(
+        out,
+        checkpoint_bytes(
+            pipeline.base.config.parameter_count(),
+            pipeline.trainable_parameters()?,
+        ),
+        "the checkpoints",
+    )?;
+    let checkpoints = Checkpoints::open(out, &pipeline.config.to_toml()?, resume)?;
+    let trained = pipeline.train(&out.join("logs"), Some(&checkpoints))?;
     let config = &pipeline.config;
     let checkpoint = config.model.checkpoint.clone().unwrap_or_default();
     if let Some(l) = &config.lora {

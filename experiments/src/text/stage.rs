@@ -2,12 +2,14 @@
 //! split before training, at each of the trainer's evaluations, and after the last update.
 
 use std::cell::RefCell;
+use std::path::Path;
 
 use burn::module::Module;
 use prefopt_models::train::{Evaluation, Task, TrainConfig, train};
 use prefopt_models::transformer::Transformer;
 
 use super::evaluate::HeldOut;
+use crate::common::checkpoints::{read_cbor, write_cbor};
 use crate::error::Result;
 
 /// What each evaluation during training measured, at which update.
@@ -56,7 +58,10 @@ pub fn evaluate_while_training<M: Module + 'static>(
     description: &str,
 ) -> Result<Evaluated<M>> {
     let before = evaluate(&model.valid())?;
-    let curve: RefCell<Vec<HeldOut>> = RefCell::new(Vec::new());
+    // With checkpoints, every evaluation is also kept in `curve.cbor` beside them: a resumed
+    // run starts from the evaluations its checkpoint had seen.
+    let kept = config.checkpoint_dir.as_ref().map(|d| d.join("curve.cbor"));
+    let curve: RefCell<Vec<HeldOut>> = RefCell::new(earlier_evaluations(config, kept.as_deref())?);
     let mut evaluator = |m: &M| {
         let held = evaluate(&m.valid())
             .map_err(|e| prefopt_models::ModelError::external("held-out evaluation", e))?;
@@ -65,6 +70,10 @@ pub fn evaluate_while_training<M: Module + 'static>(
             logged: held.logged(),
         };
         curve.borrow_mut().push(held);
+        if let Some(path) = &kept {
+            write_cbor(path, &*curve.borrow())
+                .map_err(|e| prefopt_models::ModelError::external("held-out evaluations", e))?;
+        }
         Ok(evaluation)
     };
     let outcome = train(model, task, config, description, Some(&mut evaluator))?;
@@ -84,6 +93,35 @@ pub fn evaluate_while_training<M: Module + 'static>(
         updates: outcome.state.step,
         update_seconds: outcome.update_seconds,
     })
+}
+
+/// The held-out evaluations a resumed run's checkpoint covers (none for a fresh run).
+fn earlier_evaluations(config: &TrainConfig, kept: Option<&Path>) -> Result<Vec<HeldOut>> {
+    let (Some(dir), Some(kept)) = (&config.checkpoint_dir, kept) else {
+        return Ok(Vec::new());
+    };
+    let checkpoint = dir.join("checkpoint.safetensors");
+    if !config.resume || !checkpoint.exists() {
+        return Ok(Vec::new());
+    }
+    let done = prefopt_models::checkpoint::read_state(&checkpoint)?
+        .evaluations
+        .len();
+    let mut earlier: Vec<HeldOut> = if kept.exists() {
+        read_cbor(kept)?
+    } else {
+        Vec::new()
+    };
+    if earlier.len() < done {
+        return Err(crate::error::ExperimentError::Invalid(format!(
+            "{} holds {} evaluations, but the checkpoint beside it was written after {done}",
+            kept.display(),
+            earlier.len()
+        )));
+    }
+    // Evaluations after the checkpoint are done again by the resumed run.
+    earlier.truncate(done);
+    Ok(earlier)
 }
 
 /// The trained policy and what was measured on the way.
