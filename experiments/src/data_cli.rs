@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use prefopt_data::convert::{
     CandidateSampling, ConvertConfig, ConvertSummary, PromptTemplate, RejectedSampling, Seeding,
-    Split, TitleStyle, convert,
+    Split, TitleStyle, convert, convert_source,
 };
 use prefopt_data::inspect::summarize;
 use prefopt_data::logs::{LogFormat, LogSource};
@@ -243,12 +243,8 @@ impl ConvertArgs {
         source.columns.timestamp = self.time_column.clone();
         source.columns.title = self.title_column.clone();
         source.columns.item_id = self.item_column.clone();
-        let mut progress = BarProgress::new();
-        progress.stage("reading interactions", None);
-        let log = source.load().map_err(|e| e.to_string())?;
-        progress.finish_stage();
-        let summary =
-            convert(&log, &config, &self.output, &mut progress).map_err(|e| e.to_string())?;
+        let summary = convert_source(&source, &config, &self.output, &mut BarProgress::new())
+            .map_err(|e| e.to_string())?;
         print_summary(&summary, &self.output);
         Ok(())
     }

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod support;
+
 const PREFOPT: &str = env!("CARGO_BIN_EXE_prefopt");
 const REPRODUCE: &str = env!("CARGO_BIN_EXE_reproduce");
 
@@ -175,12 +177,13 @@ fn assert_complete_files(dir: &Path, when: &str) {
     }
 }
 
-/// results.csv without its rows of seconds (`train s`: they differ between any two runs).
+/// results.csv without its rows of seconds (`train s`, `s/update`: they differ between any
+/// two runs).
 fn results_without_timing(out: &Path) -> Vec<String> {
     std::fs::read_to_string(out.join("results.csv"))
         .unwrap()
         .lines()
-        .filter(|line| !line.contains(",train s,"))
+        .filter(|line| !line.contains(",train s,") && !line.contains(",s/update,"))
         .map(str::to_string)
         .collect()
 }
@@ -209,7 +212,16 @@ fn read(path: &Path) -> Vec<u8> {
 
 /// What must be identical between an uninterrupted run and a killed-then-resumed one.
 fn assert_same_run(whole: &Path, resumed: &Path, when: &str) {
-    for file in ["sft.safetensors", "policy.safetensors"] {
+    assert_same_run_with(
+        whole,
+        resumed,
+        when,
+        &["sft.safetensors", "policy.safetensors"],
+    );
+}
+
+fn assert_same_run_with(whole: &Path, resumed: &Path, when: &str, models: &[&str]) {
+    for file in models {
         assert!(
             read(&whole.join(file)) == read(&resumed.join(file)),
             "{when}: {file} differs"
@@ -312,6 +324,91 @@ fn prefopt_train_killed_anywhere_resumes_to_the_same_run() {
         !output.status.success() && stderr.contains("another config"),
         "{stderr}"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The text pipeline: SFT on the chosen completions (12 updates), then DPO with LoRA (12
+/// updates), on the Llama fixture; a checkpoint every 2 updates.
+#[test]
+fn a_killed_text_run_resumes_to_the_same_run() {
+    let dir = scratch("text");
+    let model = support::chat_checkpoint(&dir);
+    let data = support::generate(&dir, "pairs", &[]);
+    let config = dir.join("text.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "seed = 2\nmodel = \"{}\"\nlora = {{ rank = 8, alpha = 16.0 }}\n\
+             [text]\nsft_first = true\n\
+             [sft]\nepochs = 2\nbatch_size = 8\nlr = 5e-3\ncheckpoint_every = 2\n\
+             [preference]\nobjective = {{ loss = \"dpo\", beta = 0.1 }}\n\
+             [preference.train]\nepochs = 2\nbatch_size = 8\nlr = 5e-3\ncheckpoint_every = 2\n\
+             [data]\ntrain = \"{}\"\neval = \"{}\"\n[eval]\nbatch_size = 16\n",
+            model.display(),
+            data.display(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    let whole = dir.join("whole");
+    complete(PREFOPT, &train_args(&config, &whole));
+    let models = [
+        "policy-hf/model.safetensors",
+        "adapter/adapter_model.safetensors",
+        "adapter/adapter_config.json",
+    ];
+    let resume = |out: &Path, when: &str| {
+        assert_complete_files(out, when);
+        let mut args = train_args(&config, out);
+        args.push("--resume".into());
+        complete(PREFOPT, &args);
+        assert_same_run_with(&whole, out, when, &models);
+        let eval = |d: &Path| {
+            serde_json::from_slice::<serde_json::Value>(&read(&d.join("results.json"))).unwrap()
+                ["eval"]
+                .clone()
+        };
+        assert_eq!(eval(&whole), eval(out), "{when}: held-out metrics");
+    };
+
+    let out = dir.join("during-sft");
+    let sft_log = out.join("logs/sft.jsonl");
+    killed_when(PREFOPT, &train_args(&config, &out), "text SFT", || {
+        logged_updates(&sft_log) >= 5
+    });
+    assert!(logged_updates(&sft_log) < 12, "killed before SFT ended");
+    resume(&out, "text SFT");
+
+    let out = dir.join("between");
+    let (sft_log, log) = (
+        out.join("logs/sft.jsonl"),
+        out.join("logs/preference.jsonl"),
+    );
+    killed_when(
+        PREFOPT,
+        &train_args(&config, &out),
+        "text between stages",
+        || logged_updates(&sft_log) == 12 && logged_updates(&log) == 0,
+    );
+    resume(&out, "text between stages");
+
+    let out = dir.join("during-preference");
+    let log = out.join("logs/preference.jsonl");
+    killed_when(
+        PREFOPT,
+        &train_args(&config, &out),
+        "text preference",
+        || logged_updates(&log) >= 5,
+    );
+    assert!(logged_updates(&log) < 12, "killed before the stage ended");
+    resume(&out, "text preference");
+
+    // The 9th checkpoint is the preference stage's 3rd; curve.cbor keeps its evaluations.
+    for (file, nth) in [("checkpoint.safetensors", 9), ("curve.cbor", 2)] {
+        let out = dir.join(format!("hook-{}-{nth}", file.replace('.', "-")));
+        killed_by_hook(PREFOPT, &train_args(&config, &out), file, nth);
+        resume(&out, &format!("text: writing {file} #{nth}"));
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -6,6 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod support;
+use support::{chat_checkpoint, generate};
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("prefopt-text-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -32,51 +35,6 @@ fn ok(output: &Output) {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The models crate's Llama fixture with a chat template, under `out`.
-fn chat_checkpoint(out: &Path) -> PathBuf {
-    let checkpoint = out.join("llama-tiny");
-    std::fs::create_dir_all(&checkpoint).unwrap();
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/models/tests/fixtures/hf/llama-tiny");
-    for entry in std::fs::read_dir(&fixture).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, checkpoint.join(path.file_name().unwrap())).unwrap();
-    }
-    std::fs::write(
-        checkpoint.join("tokenizer_config.json"),
-        serde_json::json!({
-            "chat_template": "{% for m in messages %}<{{ m.role }}> {{ m.content }}\n{% endfor %}\
-                              {% if add_generation_prompt %}<assistant> {% endif %}",
-            "eos_token": "</s>",
-        })
-        .to_string(),
-    )
-    .unwrap();
-    checkpoint
-}
-
-/// `prefopt data generate stated-style` with one style (a preference the fixture learns in a
-/// few updates) and `extra` arguments.
-fn generate(out: &Path, name: &str, extra: &[&str]) -> PathBuf {
-    let dir = out.join(name);
-    let mut args = vec![
-        "data",
-        "generate",
-        "stated-style",
-        "--output",
-        dir.to_str().unwrap(),
-        "--rows",
-        "48",
-        "--test-rows",
-        "24",
-        "--styles",
-        "capitals",
-    ];
-    args.extend_from_slice(extra);
-    ok(&prefopt(&args));
-    dir
 }
 
 fn config(out: &Path, name: &str, model: &Path, data: &Path, body: &str) -> PathBuf {

@@ -69,6 +69,13 @@ pub enum DataError {
     /// An expected input file is missing from a dataset folder.
     #[error("{path}: {reason}")]
     MissingInput { path: PathBuf, reason: String },
+    /// A log that loaded but cannot be converted (too few items for the candidate set, no
+    /// examples…): the cause is in its files as a whole, which the message names.
+    #[error("converting {input}: {source}")]
+    Conversion {
+        input: String,
+        source: Box<DataError>,
+    },
     /// A configuration value is out of its domain.
     #[error("invalid parameter `{name}`: {reason}")]
     InvalidParameter { name: &'static str, reason: String },
@@ -169,6 +176,7 @@ impl DataError {
             Self::Parse { .. } => "parse",
             Self::Corrupt { .. } => "corrupt file",
             Self::MissingInput { .. } => "missing input",
+            Self::Conversion { source, .. } => source.kind(),
             Self::InvalidParameter { .. } => "invalid parameter",
             Self::NotEnoughItems { .. } => "not enough items",
             Self::UnknownItem { .. } => "unknown item",

@@ -34,7 +34,8 @@ enum Outcome {
 }
 
 /// Runs `read` on `path` after writing `bytes` there: a panic fails the test with the case,
-/// an error must name the file.
+/// an error must name the file (or, for a converter, the input it was given: a log that loads
+/// but cannot be converted names its input as a whole).
 fn check(
     path: &Path,
     bytes: &[u8],
@@ -46,8 +47,10 @@ fn check(
         Ok(Ok(_)) => Outcome::Read,
         Ok(Err(message)) => {
             let name = path.file_name().unwrap().to_string_lossy();
+            let folder = path.parent().unwrap().to_string_lossy();
+            let converting = format!("converting {folder}");
             assert!(
-                message.contains(name.as_ref()),
+                message.contains(name.as_ref()) || message.starts_with(&converting),
                 "case {case}: the error does not name the file: {message}"
             );
             if message.contains("corrupt Parquet file") {
@@ -75,10 +78,10 @@ fn fuzz(
     mutate: &mut dyn FnMut(&mut Corruptor, &[u8]) -> Vec<u8>,
     read: &dyn Fn(&Path) -> Result<usize, String>,
 ) {
-    assert!(
-        check(file, valid, usize::MAX, read) == Outcome::Read,
-        "{name}: the valid input reads"
-    );
+    std::fs::write(file, valid).unwrap();
+    if let Err(e) = read(file) {
+        panic!("{name}: the valid input does not read: {e}");
+    }
     let mut corruptor = Corruptor::new(name.len() as u64);
     let (mut accepted, mut caught) = (0, 0);
     let total = cases();
@@ -226,4 +229,267 @@ fn inputs_that_made_the_parquet_decoder_panic_are_errors() {
         error.contains("train.parquet: corrupt Parquet file"),
         "{error}"
     );
+}
+
+/// One interaction of the fuzzed logs: user, item, rating, time.
+type LogRow = (usize, usize, usize, usize);
+
+/// A small log in one of the converters' formats: its files (name, valid bytes) in `dir`.
+struct LogCase {
+    format: prefopt_data::logs::LogFormat,
+    files: Vec<(&'static str, Vec<u8>)>,
+}
+
+fn log_cases() -> Vec<LogCase> {
+    use prefopt_data::logs::LogFormat;
+    // 8 users × 7 interactions over 12 items, increasing timestamps.
+    let rows: Vec<LogRow> = (1..=8)
+        .flat_map(|u| {
+            (0..7).map(move |s| {
+                (
+                    u,
+                    1 + (u * 5 + s * 3) % 12,
+                    1 + (u + s) % 5,
+                    900 + s * 60 + u,
+                )
+            })
+        })
+        .collect();
+    let text = |line: &dyn Fn(&LogRow) -> String| -> Vec<u8> {
+        rows.iter().map(line).collect::<String>().into_bytes()
+    };
+    let items = |line: &dyn Fn(usize) -> String| -> Vec<u8> {
+        (1..=12).map(line).collect::<String>().into_bytes()
+    };
+    vec![
+        LogCase {
+            format: LogFormat::MovieLens100K,
+            files: vec![
+                (
+                    "u.data",
+                    text(&|(u, i, r, t)| format!("{u}\t{i}\t{r}\t{t}\n")),
+                ),
+                (
+                    "u.item",
+                    items(&|i| format!("{i}|Film {i} (1995)|01-Jan-1995||http://x|0|1\n")),
+                ),
+            ],
+        },
+        LogCase {
+            format: LogFormat::MovieLens1M,
+            files: vec![
+                (
+                    "ratings.dat",
+                    text(&|(u, i, r, t)| format!("{u}::{i}::{r}::{t}\n")),
+                ),
+                (
+                    "movies.dat",
+                    items(&|i| format!("{i}::Film {i} (1995)::Comedy|Drama\n")),
+                ),
+            ],
+        },
+        LogCase {
+            format: LogFormat::MovieLens20M,
+            files: vec![
+                (
+                    "ratings.csv",
+                    [
+                        b"userId,movieId,rating,timestamp\n".to_vec(),
+                        text(&|(u, i, r, t)| format!("{u},{i},{r}.5,{t}\n")),
+                    ]
+                    .concat(),
+                ),
+                (
+                    "movies.csv",
+                    [
+                        b"movieId,title,genres\n".to_vec(),
+                        items(&|i| format!("{i},\"Film, {i} (1995)\",Comedy\n")),
+                    ]
+                    .concat(),
+                ),
+            ],
+        },
+        LogCase {
+            format: LogFormat::Amazon,
+            files: vec![
+                (
+                    "Movies.jsonl",
+                    text(&|(u, i, r, t)| {
+                        format!(
+                            "{{\"reviewerID\": \"A{u}\", \"asin\": \"B{i}\", \"overall\": {r}.0, \"unixReviewTime\": {t}}}\n"
+                        )
+                    }),
+                ),
+                (
+                    "meta_Movies.jsonl",
+                    items(&|i| format!("{{\"asin\": \"B{i}\", \"title\": \"Film {i}\"}}\n")),
+                ),
+            ],
+        },
+        LogCase {
+            format: LogFormat::LastFm,
+            files: vec![
+                (
+                    "user_artists.dat",
+                    [
+                        b"userID\tartistID\tweight\n".to_vec(),
+                        text(&|(u, i, r, _)| format!("{u}\t{i}\t{}\n", r * 100)),
+                    ]
+                    .concat(),
+                ),
+                (
+                    "artists.dat",
+                    [
+                        b"id\tname\turl\tpictureURL\n".to_vec(),
+                        items(&|i| format!("{i}\tBand {i}\thttp://x\thttp://y\n")),
+                    ]
+                    .concat(),
+                ),
+            ],
+        },
+        LogCase {
+            format: LogFormat::Goodreads,
+            files: vec![
+                (
+                    "goodreads_interactions_x.json",
+                    text(&|(u, i, r, t)| {
+                        format!(
+                            "{{\"user_id\": \"{u:032x}\", \"book_id\": \"{i}\", \"rating\": {r}, \"date_added\": \"Mon Jan {:02} 10:{:02}:00 -0700 2012\"}}\n",
+                            1 + (t / 60) % 28,
+                            t % 60
+                        )
+                    }),
+                ),
+                (
+                    "goodreads_books_x.json",
+                    items(&|i| format!("{{\"book_id\": \"{i}\", \"title\": \"Book {i}\"}}\n")),
+                ),
+            ],
+        },
+        LogCase {
+            format: LogFormat::Interactions,
+            files: vec![
+                ("log.parquet", parquet_log(&rows)),
+                (
+                    "items.csv",
+                    [
+                        b"item_id,title\n".to_vec(),
+                        items(&|i| format!("{i},Item {i}\n")),
+                    ]
+                    .concat(),
+                ),
+            ],
+        },
+        LogCase {
+            format: LogFormat::Interactions,
+            files: vec![
+                (
+                    "log.csv",
+                    [
+                        b"user_id,item_id,rating,timestamp\n".to_vec(),
+                        text(&|(u, i, r, t)| format!("{u},{i},{r},{t}\n")),
+                    ]
+                    .concat(),
+                ),
+                (
+                    "items.csv",
+                    [
+                        b"item_id,title\n".to_vec(),
+                        items(&|i| format!("{i},Item {i}\n")),
+                    ]
+                    .concat(),
+                ),
+            ],
+        },
+    ]
+}
+
+/// `user_id, item_id, rating, timestamp` rows as a Parquet interaction log.
+fn parquet_log(rows: &[LogRow]) -> Vec<u8> {
+    use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+    use std::sync::Arc;
+    let column = |f: fn(&LogRow) -> usize| -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| f(r) as i64),
+        ))
+    };
+    let batch = RecordBatch::try_from_iter([
+        ("user_id", column(|r| r.0)),
+        ("item_id", column(|r| r.1)),
+        ("rating", column(|r| r.2)),
+        ("timestamp", column(|r| r.3)),
+    ])
+    .unwrap();
+    let dir = scratch("fuzz-log-parquet-source");
+    let path = dir.join("log.parquet");
+    let mut sink =
+        prefopt_data::parquet_io::ParquetSink::create(&path, batch.schema(), &Default::default())
+            .unwrap();
+    sink.write(&batch).unwrap();
+    sink.finish().unwrap();
+    std::fs::read(&path).unwrap()
+}
+
+/// Cases per converter format: `PREFOPT_FUZZ_LOG_CASES` (default 500; each case converts the
+/// whole log, about 1.5 ms).
+fn log_cases_per_format() -> usize {
+    std::env::var("PREFOPT_FUZZ_LOG_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500)
+}
+
+/// Every converter format, one of its files corrupted per case, loaded and converted whole.
+#[test]
+fn interaction_logs_survive_corrupted_files() {
+    use prefopt_data::convert::{ConvertConfig, convert_source};
+    use prefopt_data::logs::{LogFormat, LogSource};
+    use prefopt_data::progress::NoProgress;
+    for case in log_cases() {
+        let name = format!("{}-{}", case.format.name(), case.files[0].0);
+        let dir = scratch(&format!("fuzz-log-{name}"));
+        let case_files = &case.files;
+        for (file, bytes) in case_files {
+            std::fs::write(dir.join(file), bytes).unwrap();
+        }
+        // The folder for the formats that find their files in it, else the two files.
+        let source = match case.format {
+            LogFormat::Amazon | LogFormat::Goodreads | LogFormat::Interactions => {
+                LogSource::new(case.format, dir.join(case.files[0].0))
+                    .with_items(dir.join(case.files[1].0))
+            }
+            _ => LogSource::new(case.format, &*dir),
+        };
+        let config = ConvertConfig {
+            candidates: 5,
+            history: 4,
+            min_history: 2,
+            ..ConvertConfig::default()
+        };
+        let output = dir.join("out");
+        let read = |_: &Path| -> Result<usize, String> {
+            convert_source(&source, &config, &output, &mut NoProgress)
+                .map(|summary| summary.rows.values().sum::<u64>() as usize)
+                .map_err(|e| e.to_string())
+        };
+        // Each case corrupts one of the format's files in turn, the others whole.
+        let valid = convert_source(&source, &config, &output, &mut NoProgress);
+        assert!(valid.is_ok(), "{name}: the valid log converts: {valid:?}");
+        let mut corruptor = Corruptor::new(name.len() as u64);
+        let (total, mut accepted) = (log_cases_per_format(), 0);
+        for case in 0..total {
+            let (file, valid) = &case_files[case % case_files.len()];
+            let path = dir.join(file);
+            let bytes = corruptor.bytes(valid);
+            if check(&path, &bytes, case, &read) == Outcome::Read {
+                accepted += 1;
+            }
+            std::fs::write(&path, valid).unwrap();
+        }
+        eprintln!(
+            "{name}: {total} corrupted inputs over {} files, {accepted} still converted, none \
+             panicked",
+            case_files.len()
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! Corrupted Hugging Face checkpoint folders and PEFT adapters (the Llama fixture with one
 //! file at a time broken by `prefopt_data::corrupt`: `config.json` and `tokenizer.json` as
-//! JSON values and as bytes, `model.safetensors` and the adapter's files as bytes): loading
+//! JSON values and as bytes, `model.safetensors` and the adapter's files as bytes; a sharded
+//! checkpoint's `model.safetensors.index.json` and one shard): loading
 //! answers with an error naming the folder or file, never a panic. `PREFOPT_FUZZ_CASES` sets
 //! the cases per file (default 200: a load reads the whole fixture).
 
@@ -81,6 +82,28 @@ fn corrupted_checkpoint_files_are_errors() {
     fuzz_file(&folder, "config.json", true, &load);
     fuzz_file(&folder, "tokenizer.json", true, &load);
     fuzz_file(&folder, "model.safetensors", false, &load);
+
+    // A sharded checkpoint: the index (JSON values and bytes) and one of its shards.
+    let sharded = dir.join("llama-tiny-sharded");
+    copy_folder(&fixture("llama-tiny-sharded"), &sharded);
+    let load_sharded = || {
+        Pretrained::load(&sharded, &Device::flex(), DType::F32)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(load_sharded(), Ok(()));
+    fuzz_file(
+        &sharded,
+        "model.safetensors.index.json",
+        true,
+        &load_sharded,
+    );
+    fuzz_file(
+        &sharded,
+        "model-00003-of-00007.safetensors",
+        false,
+        &load_sharded,
+    );
 
     let adapter = dir.join("llama-tiny-lora");
     copy_folder(&fixture("llama-tiny-lora"), &adapter);

@@ -27,6 +27,8 @@ pub struct Checkpoints {
 }
 
 const FINISHED: &str = "finished.cbor";
+/// Updates between checkpoints of a run that neither evaluates nor sets `checkpoint_every`.
+pub const DEFAULT_EVERY: usize = 100;
 const TRAINER_FILES: [&str; 2] = ["checkpoint.safetensors", "best.safetensors"];
 
 impl Checkpoints {
@@ -62,8 +64,9 @@ impl Checkpoints {
         self.dir.join(file_stem(name))
     }
 
-    /// `config` with run `name`'s checkpoints: written at every evaluation unless the config
-    /// sets `checkpoint_every`, continued from when the command resumes. A `checkpoint_dir`
+    /// `config` with run `name`'s checkpoints: written at every evaluation (every
+    /// [`DEFAULT_EVERY`] updates for a run without evaluations) unless the config sets
+    /// `checkpoint_every`, continued from when the command resumes. A `checkpoint_dir`
     /// (and `resume`) the config sets itself are kept.
     pub fn apply(checkpoints: Option<&Self>, config: &TrainConfig, name: &str) -> TrainConfig {
         match checkpoints {
@@ -75,7 +78,10 @@ impl Checkpoints {
                         .clone()
                         .unwrap_or_else(|| checkpoints.run_dir(name)),
                 ),
-                checkpoint_every: config.checkpoint_every.or(config.eval_every),
+                checkpoint_every: config
+                    .checkpoint_every
+                    .or(config.eval_every)
+                    .or(Some(DEFAULT_EVERY)),
                 resume: config.resume || checkpoints.resume,
                 ..config.clone()
             },

@@ -83,7 +83,10 @@ pub fn available_bytes(path: &Path) -> Option<u64> {
     }
     // SAFETY: statvfs returned 0, so it initialised `stats`.
     let stats = unsafe { stats.assume_init() };
-    Some((stats.f_bavail as u64).saturating_mul(stats.f_frsize as u64))
+    // The fields are u64 on Linux x86-64 and narrower on other targets.
+    #[allow(clippy::unnecessary_cast)]
+    let (blocks, block_size) = (stats.f_bavail as u64, stats.f_frsize as u64);
+    Some(blocks.saturating_mul(block_size))
 }
 
 #[cfg(not(unix))]

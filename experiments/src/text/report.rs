@@ -171,8 +171,8 @@ pub fn write_report(outcome: &TextOutcome<'_>, out: &Path) -> Result<()> {
     } = outcome;
     let config = &pipeline.config;
     let objective = config.preference.objective.name();
-    let per_update =
-        (trained.run.updates > 0).then(|| trained.run.update_seconds / trained.run.updates as f64);
+    let per_update = (trained.run.timed_updates > 0)
+        .then(|| trained.run.update_seconds / trained.run.timed_updates as f64);
     let before = row(
         "before",
         "the starting model".into(),
@@ -233,13 +233,21 @@ pub fn write_report(outcome: &TextOutcome<'_>, out: &Path) -> Result<()> {
          held-out comparisons; Δ is a paired t-test on them.",
         trained.run.after.logp_accuracy.len()
     )];
+    let resumed = if trained.run.timed_updates < trained.run.updates {
+        format!(
+            " (the run was resumed: times are of the process that did the last {})",
+            trained.run.timed_updates
+        )
+    } else {
+        String::new()
+    };
     paragraphs.push(format!(
         "Preference stage: {:.1} s, of which {:.1} s in its {} updates (`s/update`: forward, \
-         backward and optimizer step of {} rows); the rest is the reference's log-probs and \
-         the evaluations.",
+         backward and optimizer step of {} rows){resumed}; the rest is the reference's \
+         log-probs and the evaluations.",
         trained.seconds,
         trained.run.update_seconds,
-        trained.run.updates,
+        trained.run.timed_updates,
         config.preference.train.batch_size * config.preference.train.grad_accum
     ));
     if let Some(s) = trained.sft_seconds {

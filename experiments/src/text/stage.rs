@@ -31,6 +31,8 @@ pub struct Evaluated<M> {
     pub losses: Vec<f64>,
     pub updates: usize,
     pub update_seconds: f64,
+    /// Updates this process timed (the rest came from a checkpoint).
+    pub timed_updates: usize,
 }
 
 impl<M> Evaluated<M> {
@@ -44,6 +46,7 @@ impl<M> Evaluated<M> {
             losses: self.losses,
             updates: self.updates,
             update_seconds: self.update_seconds,
+            timed_updates: self.timed_updates,
         }
     }
 }
@@ -92,6 +95,7 @@ pub fn evaluate_while_training<M: Module + 'static>(
         losses: outcome.losses,
         updates: outcome.state.step,
         update_seconds: outcome.update_seconds,
+        timed_updates: outcome.timed_updates,
     })
 }
 

@@ -24,7 +24,7 @@ pub use sequences::{UserSequence, user_sequences};
 pub use split::{Part, Split, SplitPlan};
 
 use crate::error::{DataError, Result};
-use crate::logs::{InteractionLog, ItemCatalog};
+use crate::logs::{InteractionLog, ItemCatalog, LogSource};
 use crate::parquet_io::{PreferenceWriter, WriteOptions};
 use crate::progress::Progress;
 use crate::samplers::{
@@ -179,6 +179,27 @@ pub struct ConvertSummary {
     /// Rows not used, by reason (loading and conversion).
     pub skipped: BTreeMap<String, u64>,
     pub notes: Vec<String>,
+}
+
+/// Loads `source` and converts it: a log that loads but cannot be converted (a catalog too
+/// small for the candidate set, no examples) is an error that names the input.
+pub fn convert_source(
+    source: &LogSource,
+    config: &ConvertConfig,
+    output: &Path,
+    progress: &mut dyn Progress,
+) -> Result<ConvertSummary> {
+    progress.stage("reading interactions", None);
+    let log = source.load()?;
+    progress.finish_stage();
+    convert(&log, config, output, progress).map_err(|e| match e {
+        // Writing the output names its own file.
+        DataError::Io { .. } | DataError::Parquet { .. } | DataError::Arrow { .. } => e,
+        other => DataError::Conversion {
+            input: source.describe(),
+            source: Box::new(other),
+        },
+    })
 }
 
 /// Converts `log` and writes the output folder (see the module docs).

@@ -187,6 +187,9 @@ pub struct TrainOutcome<M> {
     /// Wall-clock seconds spent in this process's updates (forward, backward, optimizer step),
     /// without evaluations and checkpoints: TRL's `train_runtime` less its evaluations.
     pub update_seconds: f64,
+    /// Updates this process did (fewer than `state.step` when the run was resumed): what
+    /// `update_seconds` was spent on.
+    pub timed_updates: usize,
 }
 
 /// Examples of epoch `epoch`, in the order the loop visits them.
@@ -272,6 +275,7 @@ pub fn train<M: Module + 'static>(
         .patience
         .is_some_and(|p| state.evals_without_improvement >= p);
     let mut update_seconds = 0.0;
+    let resumed_at = state.step;
     let end = config.stop_after.map_or(total, |s| s.min(total));
     let mut order = (usize::MAX, Vec::new());
     while !stopped_early && state.step < end {
@@ -367,6 +371,7 @@ pub fn train<M: Module + 'static>(
         last: model,
         losses: state.losses.clone(),
         evaluations: state.evaluations.clone(),
+        timed_updates: state.step - resumed_at,
         state,
         stopped_early,
         update_seconds,

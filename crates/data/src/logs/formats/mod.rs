@@ -107,6 +107,14 @@ impl LogSource {
         self
     }
 
+    /// The input in words for messages: the path given, and the item table when one was.
+    pub fn describe(&self) -> String {
+        match &self.items {
+            Some(items) => format!("{} (items {})", self.input.display(), items.display()),
+            None => self.input.display().to_string(),
+        }
+    }
+
     /// Loads the whole log (interactions are small rows: 20M of them take about 0.5 GB).
     pub fn load(&self) -> Result<InteractionLog> {
         let items = self.items.as_deref();
