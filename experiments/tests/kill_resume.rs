@@ -529,3 +529,29 @@ fn a_killed_conversion_leaves_whole_files_or_none() {
     assert_complete_files(&output, "convert");
     std::fs::remove_dir_all(&input).unwrap();
 }
+
+#[test]
+fn an_unwritable_out_is_refused_before_any_training() {
+    let dir = scratch("unwritable");
+    let config = item_config(&dir);
+    let blocker = dir.join("a-file");
+    std::fs::write(&blocker, b"not a folder").unwrap();
+    for binary in [PREFOPT, REPRODUCE] {
+        let out = blocker.join("out");
+        let mut args = train_args(&config, &out);
+        if binary == REPRODUCE {
+            args.remove(0);
+        }
+        let started = Instant::now();
+        let output = Command::new(binary).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{binary}: {stderr}");
+        assert!(
+            stderr.contains("cannot be written") && stderr.contains("a-file/out"),
+            "{binary}: {stderr}"
+        );
+        assert!(!stderr.contains("SFT"), "{binary} started training: {stderr}");
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
