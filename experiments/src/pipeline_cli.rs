@@ -335,6 +335,7 @@ impl TrainArgs {
             );
         }
         report(&pipeline, &outcomes, &self.out, start)?;
+        checkpoints.complete()?;
         eprintln!("wrote {}", self.out.display());
         Ok(())
     }

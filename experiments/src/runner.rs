@@ -216,6 +216,7 @@ pub fn run_tables(
         eval: None,
     };
     report.write(out, &config)?;
+    checkpoints.complete()?;
     eprintln!(
         "wrote {} ({:.1} s)",
         out.join("results.md").display(),

@@ -116,9 +116,15 @@ fn ten_thousand_updates_in_flat_memory() {
         .filter(|(_, step, _)| *step >= PER_EPOCH && *step < UPDATES)
         .map(|(_, step, mb)| (*step as f64, *mb))
         .collect();
-    assert!(after_first_epoch.len() >= 20, "too few samples: {samples:?}");
+    assert!(
+        after_first_epoch.len() >= 20,
+        "too few samples: {samples:?}"
+    );
     let at_epoch = after_first_epoch[0].1;
-    let peak = after_first_epoch.iter().map(|p| p.1).fold(f64::MIN, f64::max);
+    let peak = after_first_epoch
+        .iter()
+        .map(|p| p.1)
+        .fold(f64::MIN, f64::max);
     let last = after_first_epoch[after_first_epoch.len() - 1].1;
     let per_10k = slope(&after_first_epoch) * 10_000.0;
     let overall_peak = samples.iter().map(|s| s.2).fold(f64::MIN, f64::max);

@@ -97,6 +97,23 @@ impl Checkpoints {
         read_cbor(&path).map(Some)
     }
 
+    /// Ends a command that completed: every run's trainer checkpoints are deleted (its models
+    /// are in the output folder), the config and the finished records stay.
+    pub fn complete(self) -> Result<()> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            for file in TRAINER_FILES {
+                let path = entry.path().join(file);
+                if path.is_file() {
+                    std::fs::remove_file(&path).map_err(|e| ExperimentError::io(&path, e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Keeps run `name`'s results beside its checkpoints (a stage whose model later runs
     /// need: SFT).
     pub fn keep<T: Serialize>(&self, name: &str, results: &T) -> Result<()> {

@@ -378,6 +378,7 @@ pub fn train_text(config: ExperimentConfig, out: &Path, resume: bool) -> Result<
         elapsed: started.elapsed().as_secs_f64(),
     };
     write_report(&outcome, out)?;
+    checkpoints.complete()?;
     eprintln!(
         "held-out reward accuracy {:.3} → {:.3}; wrote {}",
         trained.run.before.score(),
