@@ -142,6 +142,16 @@ pub fn run_tables(
         .collect();
     if !rec.is_empty() {
         let pipeline = RecPipeline::new(config.clone())?;
+        // Runs train `workers` at a time, each with its own checkpoints.
+        let one_run = crate::common::output::checkpoint_bytes(
+            pipeline.model_config.parameter_count(),
+            prefopt_models::lora::trainable_params(&pipeline.initial_model()?),
+        );
+        crate::common::output::check_space(
+            out,
+            one_run.saturating_mul(config.workers.max(1) as u64 + 1),
+            "the checkpoints of the runs training at once (and SFT's)",
+        )?;
         sections.extend(run_recommendation_tables(
             &pipeline,
             out,
