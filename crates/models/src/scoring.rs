@@ -13,7 +13,6 @@
 //! token, so the two paths do the same math per scored token and differ only in how many
 //! prompt tokens go through the transformer.
 
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -234,10 +233,21 @@ fn token_log_probs(model: &Transformer, hidden: Tensor<2>, targets: &[i64]) -> T
             let rows = block.min(n - start);
             let logits = model.logits(hidden.clone().narrow(0, start, rows));
             let target = int_tensor(&targets[start..start + rows], [rows, 1], model);
-            log_softmax(logits, 1).gather(1, target).reshape([rows])
+            gathered_log_softmax(logits, target).reshape([rows])
         })
         .collect();
     Tensor::cat(pieces, 0)
+}
+
+/// `log_softmax(logits, 1).gather(1, target)` without the full-size log-softmax: the target's
+/// shifted logit minus the row's log-sum-exp. The same values (the same subtraction, done on
+/// the gathered entries only), with two passes over `[rows × vocabulary]` fewer forward and
+/// backward: no log-softmax output to write, and no full-size gradient of it to reduce.
+fn gathered_log_softmax(logits: Tensor<2>, target: Tensor<2, Int>) -> Tensor<2> {
+    let max = logits.clone().detach().max_dim(1);
+    let shifted = logits - max;
+    let log_sum_exp = shifted.clone().exp().sum_dim(1).log();
+    shifted.gather(1, target) - log_sum_exp
 }
 
 #[derive(Clone, Copy)]
