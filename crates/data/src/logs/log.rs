@@ -176,6 +176,16 @@ pub fn parse_goodreads_date(text: &str) -> Option<i64> {
         _ => return None,
     };
     let zone: i64 = zone.get(1..)?.parse().ok()?;
+    // Out-of-range fields are not a date (and would overflow the arithmetic below).
+    let valid = (1..=31).contains(&day)
+        && (-1_000_000..=1_000_000).contains(&year)
+        && (0..=23).contains(&h)
+        && (0..=59).contains(&m)
+        && (0..=60).contains(&s)
+        && (0..=1_400).contains(&zone);
+    if !valid {
+        return None;
+    }
     let offset = sign * ((zone / 100) * 3600 + (zone % 100) * 60);
     Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s - offset)
 }
@@ -208,6 +218,15 @@ mod tests {
         );
         assert_eq!(parse_goodreads_date(""), None);
         assert_eq!(parse_goodreads_date("yesterday"), None);
+        // Found by the converters' fuzz test: fields this large overflowed the arithmetic.
+        for absurd in [
+            "Mon Jan 9223372036854775807 10:00:00 -0700 2012",
+            "Mon Jan 01 10:00:00 -0700 9223372036854775807",
+            "Mon Jan 01 99999999999:00:00 -0700 2012",
+            "Mon Jan 01 10:00:00 -99999999999999 2012",
+        ] {
+            assert_eq!(parse_goodreads_date(absurd), None, "{absurd}");
+        }
     }
 
     #[test]
