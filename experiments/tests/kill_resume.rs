@@ -584,3 +584,59 @@ fn an_unwritable_out_is_refused_before_any_training() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A write that fails half-way — here a file-size limit (`RLIMIT_FSIZE`, with SIGXFSZ ignored,
+/// so the write returns EFBIG: the same failure path as a full disk's ENOSPC, which needs a
+/// small file system to provoke) smaller than a checkpoint — is an error naming the file; the
+/// folder keeps no partial file, and `--resume` without the limit ends as an uninterrupted run.
+#[test]
+fn a_failed_write_is_an_error_that_leaves_no_partial_file() {
+    use std::os::unix::process::CommandExt;
+    let dir = scratch("failed-write");
+    let config = item_config(&dir);
+    let whole = dir.join("whole");
+    complete(PREFOPT, &train_args(&config, &whole));
+    // Weights only; a trainer checkpoint adds two AdamW moments, three times the size.
+    let weights = std::fs::metadata(whole.join("sft.safetensors"))
+        .unwrap()
+        .len();
+    let limit = 2 * weights;
+    let out = dir.join("limited");
+    let mut command = Command::new(PREFOPT);
+    command.args(train_args(&config, &out));
+    // SAFETY: between fork and exec only async-signal-safe calls (setrlimit, signal).
+    unsafe {
+        command.pre_exec(move || {
+            let rlimit = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &rlimit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the limited run succeeded");
+    assert!(
+        stderr.lines().any(|l| l.starts_with("error:")
+            && l.ends_with("checkpoint.safetensors: File too large (os error 27)")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_complete_files(&out, "after a failed write");
+    let temporaries = std::fs::read_dir(out.join("checkpoints/sft"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .count();
+    assert_eq!(temporaries, 0, "the failed write's temporary was removed");
+    let mut args = train_args(&config, &out);
+    args.push("--resume".into());
+    complete(PREFOPT, &args);
+    assert_same_run(&whole, &out, "after a failed write");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -41,7 +41,8 @@ impl AtomicFile {
             .to_string_lossy();
         let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
         let temporary = parent.join(format!(".{name}.{}-{unique}.tmp", std::process::id()));
-        let file = File::create(&temporary).map_err(|e| DataError::io(&temporary, e))?;
+        // Errors name the file being written, not its hidden temporary.
+        let file = File::create(&temporary).map_err(|e| DataError::io(target, e))?;
         let guard = Self {
             target: target.to_path_buf(),
             temporary,
@@ -58,7 +59,7 @@ impl AtomicFile {
     /// Flushes `file` to disk and renames it over the target.
     pub fn commit(mut self, file: File) -> Result<()> {
         file.sync_all()
-            .map_err(|e| DataError::io(&self.temporary, e))?;
+            .map_err(|e| DataError::io(&self.target, e))?;
         drop(file);
         fault::kill_point(&self.target);
         std::fs::rename(&self.temporary, &self.target)
@@ -81,7 +82,7 @@ impl Drop for AtomicFile {
 pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<()> {
     let (guard, mut file) = AtomicFile::create(path)?;
     file.write_all(bytes.as_ref())
-        .map_err(|e| DataError::io(&guard.temporary, e))?;
+        .map_err(|e| DataError::io(&guard.target, e))?;
     guard.commit(file)
 }
 
