@@ -1,6 +1,7 @@
 //! Corrupted TOML configs (every file of `experiments/configs/` broken by
 //! `prefopt_data::corrupt`): reading one answers with an error naming the file, never a panic.
-//! `PREFOPT_FUZZ_CASES` sets the cases per file (default 500).
+//! `PREFOPT_FUZZ_CASES` sets the byte-level cases per file (default 500),
+//! `PREFOPT_FUZZ_TEXT_CASES` the text-level ones (NaN, ±inf, overflowing numbers; default 500).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -30,8 +31,16 @@ fn corrupted_configs_are_errors_naming_the_file() {
         let path = dir.join(&name);
         let mut corruptor = Corruptor::new(name.len() as u64);
         let mut accepted = 0;
-        for case in 0..cases {
-            let bytes = corruptor.bytes(&valid);
+        let text_cases = std::env::var("PREFOPT_FUZZ_TEXT_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(500usize);
+        for case in 0..cases + text_cases {
+            let bytes = if case < cases {
+                corruptor.bytes(&valid)
+            } else {
+                corruptor.text(&valid)
+            };
             std::fs::write(&path, &bytes).unwrap();
             match catch_unwind(AssertUnwindSafe(|| ExperimentConfig::from_file(&path))) {
                 Ok(Ok(_)) => accepted += 1,
@@ -42,7 +51,10 @@ fn corrupted_configs_are_errors_naming_the_file() {
                 Err(_) => panic!("{name}, case {case}: reading the config panicked"),
             }
         }
-        eprintln!("{name}: {cases} corrupted configs, {accepted} still read, none panicked");
+        eprintln!(
+            "{name}: {cases} + {text_cases} (text-level) corrupted configs, {accepted} still \
+             read, none panicked"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -84,6 +84,77 @@ impl Corruptor {
         out
     }
 
+    /// One corrupted copy of a text file (CSV, TSV, JSON lines, TOML): a number replaced by
+    /// NaN, ±inf, an overflowing or an empty value, or a JSON key repeated with another value
+    /// (`{"a": 1, "a": "x"}`) — what byte-level corruption rarely produces.
+    pub fn text(&mut self, valid: &[u8]) -> Vec<u8> {
+        const SPECIAL: [&[u8]; 10] = [
+            b"NaN",
+            b"nan",
+            b"inf",
+            b"-inf",
+            b"Infinity",
+            b"-Infinity",
+            b"1e999",
+            b"-9223372036854775809",
+            b"18446744073709551616",
+            b"",
+        ];
+        let mut out = valid.to_vec();
+        for _ in 0..self.rng.random_range(1..=3) {
+            if self.rng.random_range(0..3) == 0
+                && let Some(repeated) = self.repeat_json_key(&out)
+            {
+                out = repeated;
+                continue;
+            }
+            // A run of digits (with its sign and point) somewhere after a random position.
+            let from = self.rng.random_range(0..=out.len());
+            let Some(start) = out[from..]
+                .iter()
+                .position(u8::is_ascii_digit)
+                .map(|i| i + from)
+            else {
+                continue;
+            };
+            let start = if start > 0 && out[start - 1] == b'-' {
+                start - 1
+            } else {
+                start
+            };
+            let end = out[start + 1..]
+                .iter()
+                .position(|b| !(b.is_ascii_digit() || *b == b'.' || *b == b'e'))
+                .map_or(out.len(), |i| i + start + 1);
+            let special = SPECIAL[self.rng.random_range(0..SPECIAL.len())];
+            out.splice(start..end, special.iter().copied());
+        }
+        out
+    }
+
+    /// `valid` with one `"key": value` of a JSON object repeated right after itself with
+    /// another value, when it has one.
+    fn repeat_json_key(&mut self, valid: &[u8]) -> Option<Vec<u8>> {
+        let from = self.rng.random_range(0..=valid.len());
+        let open = valid[from..]
+            .windows(2)
+            .position(|w| w == b"{\"" || w == b",\"" || w == b", " || w == b"{ ")?
+            + from
+            + 1;
+        let key_start = valid[open..].iter().position(|&b| b == b'"')? + open;
+        let key_end = valid[key_start + 1..].iter().position(|&b| b == b'"')? + key_start + 2;
+        // A key is a string followed (after spaces) by a colon.
+        let after = valid[key_end..].iter().find(|&&b| b != b' ')?;
+        if *after != b':' {
+            return None;
+        }
+        let mut out = valid[..key_start].to_vec();
+        out.extend_from_slice(&valid[key_start..key_end]);
+        out.extend_from_slice(b": \"duplicate\", ");
+        out.extend_from_slice(&valid[key_start..]);
+        Some(out)
+    }
+
     /// One corrupted copy of a JSON value: a value somewhere in it replaced by another type,
     /// an extreme number, an empty or an enormous string, a deep nest, or a key removed.
     pub fn json(&mut self, valid: &serde_json::Value) -> serde_json::Value {
@@ -143,5 +214,32 @@ impl Corruptor {
             }
             _ => json!({"role": "narrator", "content": 3}),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_corruptions_put_special_numbers_and_repeated_keys_in_place() {
+        let valid = br#"{"user": 12, "rating": 4.5}"#;
+        let mut corruptor = Corruptor::new(3);
+        let outputs: Vec<String> = (0..200)
+            .map(|_| String::from_utf8(corruptor.text(valid)).unwrap())
+            .collect();
+        assert!(
+            outputs
+                .iter()
+                .any(|o| o.contains("NaN") || o.contains("inf"))
+        );
+        assert!(
+            outputs
+                .iter()
+                .any(|o| o.matches("\"rating\"").count() == 2 || o.matches("\"user\"").count() == 2),
+            "{outputs:?}"
+        );
+        let csv = b"1,2,5,100\n";
+        assert_ne!(Corruptor::new(1).text(csv), csv.to_vec());
     }
 }

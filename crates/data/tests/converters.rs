@@ -572,6 +572,22 @@ fn bad_inputs_are_reported_with_file_and_line() {
         }
         other => panic!("expected a parse error, got {other}"),
     }
+    // NaN and inf parse as floats but are no rating (the text-level fuzz cases).
+    for bad in ["NaN", "inf", "-Infinity"] {
+        std::fs::write(
+            dir.join("u.data"),
+            format!("1\t2\t5\t100\n1\t3\t{bad}\t200\n"),
+        )
+        .unwrap();
+        let error = LogSource::new(LogFormat::MovieLens100K, &*dir)
+            .load()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("u.data: line 2, rating") && error.contains("not a finite number"),
+            "{error}"
+        );
+    }
     let missing = scratch("missing");
     let error = LogSource::new(LogFormat::MovieLens1M, &*missing)
         .load()

@@ -158,6 +158,31 @@ fn trl_parquet(dir: &Path) -> Vec<u8> {
     std::fs::read(dir.join("data/train-00000-of-00001.parquet")).unwrap()
 }
 
+/// NaN, ±inf, overflowing numbers and repeated keys in TRL JSON lines.
+#[test]
+fn trl_json_lines_survive_special_numbers_and_repeated_keys() {
+    let dir = scratch("fuzz-trl-jsonl-text");
+    let valid = concat!(
+        r#"{"prompt": "Hi", "chosen": "Hello.", "rejected": ["No.", "Go."], "user_id": 3, "weight": 0.5, "smoothing": 0.1, "ref_chosen_logp": -1.0, "ref_rejected_logps": [-2.0, -3.0]}"#,
+        "\n",
+        r#"{"prompt": "2+2?", "chosen": "4", "rejected": ["5", "6"], "user_id": 4, "weight": 1.0, "smoothing": 0.2, "ref_chosen_logp": -0.5, "ref_rejected_logps": [-1.5, -2.5]}"#,
+        "\n"
+    )
+    .as_bytes();
+    let file = dir.join("rows.jsonl");
+    let mut corruptor = Corruptor::new(11);
+    let mut accepted = 0;
+    for case in 0..text_cases() {
+        if check(&file, &corruptor.text(valid), case, &trl_read) == Outcome::Read {
+            accepted += 1;
+        }
+    }
+    eprintln!(
+        "trl-jsonl text-level: {} corrupted inputs, {accepted} still read, none panicked",
+        text_cases()
+    );
+}
+
 #[test]
 fn trl_parquet_survives_corrupted_bytes() {
     let dir = scratch("fuzz-trl-parquet");
@@ -430,6 +455,14 @@ fn parquet_log(rows: &[LogRow]) -> Vec<u8> {
     std::fs::read(&path).unwrap()
 }
 
+/// Text-level cases per text reader: `PREFOPT_FUZZ_TEXT_CASES` (default 500).
+fn text_cases() -> usize {
+    std::env::var("PREFOPT_FUZZ_TEXT_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500)
+}
+
 /// Cases per converter format: `PREFOPT_FUZZ_LOG_CASES` (default 500; each case converts the
 /// whole log, about 1.5 ms).
 fn log_cases_per_format() -> usize {
@@ -485,18 +518,25 @@ fn interaction_logs_survive_corrupted_files() {
         assert!(valid.is_ok(), "{name}: the valid log converts: {valid:?}");
         let mut corruptor = Corruptor::new(name.len() as u64);
         let (total, mut accepted) = (log_cases_per_format(), 0);
-        for case in 0..total {
+        let text_cases = text_cases();
+        for case in 0..total + text_cases {
             let (file, valid) = &case_files[case % case_files.len()];
             let path = dir.join(file);
-            let bytes = corruptor.bytes(valid);
+            // Byte-level cases, then text-level ones (NaN, ±inf, overflowing numbers, repeated
+            // JSON keys) for the text files.
+            let bytes = if case < total || file.ends_with(".parquet") {
+                corruptor.bytes(valid)
+            } else {
+                corruptor.text(valid)
+            };
             if check(&path, &bytes, case, &read) == Outcome::Read {
                 accepted += 1;
             }
             std::fs::write(&path, valid).unwrap();
         }
         eprintln!(
-            "{name}: {total} corrupted inputs over {} files, {accepted} still converted, none \
-             panicked",
+            "{name}: {total} + {text_cases} (text-level) corrupted inputs over {} files, \
+             {accepted} still converted, none panicked",
             case_files.len()
         );
     }

@@ -3,10 +3,12 @@
 
 mod common;
 
+use std::path::Path;
+
 use prefopt_data::PreferenceRecord;
 use prefopt_models::chat::ChatTemplate;
 use prefopt_models::tokenizer::{
-    ItemTokenizer, Prompt, Response, TextTokenizer, Tokenizer, encode_record,
+    ItemTokenizer, MAX_ADDED_TOKEN_CHARS, Prompt, Response, TextTokenizer, Tokenizer, encode_record,
 };
 
 use common::{Scratch, synthetic_rec};
@@ -203,4 +205,42 @@ fn a_chat_template_lays_prompts_out_as_a_user_turn() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("no system messages"), "{error}");
+}
+
+/// Found by the checkpoint fuzz run: `tokenizers` builds its added-token matcher in time
+/// quadratic in a token's length, so one 134,000-character token made a load take minutes.
+/// Such a file is refused at once, naming it; a token at the bound still loads.
+#[test]
+fn an_enormous_added_token_is_refused_before_tokenizers_sees_it() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hf/llama-tiny");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("tokenizer.json")).unwrap())
+            .unwrap();
+    let dir = std::env::temp_dir().join(format!("prefopt-added-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tokenizer.json");
+    for (length, loads) in [(MAX_ADDED_TOKEN_CHARS, true), (200_000, false)] {
+        json["added_tokens"][0]["content"] = serde_json::Value::String("x".repeat(length));
+        std::fs::write(&path, json.to_string()).unwrap();
+        let start = std::time::Instant::now();
+        let result = TextTokenizer::from_file(&path);
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "{length}: {:?}",
+            start.elapsed()
+        );
+        match result {
+            Ok(_) => assert!(loads, "{length} characters loaded"),
+            Err(e) => {
+                let message = e.to_string();
+                assert!(!loads, "{length}: {message}");
+                assert!(
+                    message.contains("tokenizer.json")
+                        && message.contains("added token 0 is 200000 characters long"),
+                    "{message}"
+                );
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -137,7 +137,10 @@ pub(crate) fn tokenizer_json(file: &GgufFile) -> Result<Json> {
 
 /// The file's tokenizer with its bos/eos/padding ids.
 pub fn tokenizer(file: &GgufFile) -> Result<TextTokenizer> {
-    let text = tokenizer_json(file)?.to_string();
+    let json = tokenizer_json(file)?;
+    crate::tokenizer::text::check_added_tokens(&json)
+        .map_err(|reason| error(file, format!("tokenizer.ggml.tokens: {reason}")))?;
+    let text = json.to_string();
     let inner: tokenizers::Tokenizer = text
         .parse()
         .map_err(|e| error(file, format!("building the tokenizer: {e}")))?;

@@ -3,7 +3,7 @@
 //! of the papers), and the rest of the crate does not care which.
 
 mod item;
-mod text;
+pub(crate) mod text;
 mod trl;
 
 use std::fmt::Debug;
@@ -11,7 +11,7 @@ use std::fmt::Debug;
 use prefopt_data::{ItemId, PreferenceRecord};
 
 pub use item::ItemTokenizer;
-pub use text::{SpecialTokenIds, TextTokenizer};
+pub use text::{MAX_ADDED_TOKEN_CHARS, SpecialTokenIds, TextTokenizer};
 pub use trl::{TrlEncoder, Truncation, UnpairedExample};
 
 use crate::error::{ModelError, Result};

@@ -33,13 +33,45 @@ pub struct SpecialTokenIds {
     pub pad: Option<u32>,
 }
 
+/// Longest added token accepted, in characters. `tokenizers` (0.22) builds the added
+/// vocabulary's matcher in time quadratic in a token's length (4,000 characters: 0.3 s; 16,000:
+/// 4.3 s; the fuzz tests' 134,000: minutes), so a corrupted file with one enormous token would
+/// hang the load; real added tokens are a few dozen characters.
+pub const MAX_ADDED_TOKEN_CHARS: usize = 1024;
+
+/// Refuses a tokenizer JSON whose added tokens could not be loaded in reasonable time.
+pub(crate) fn check_added_tokens(json: &serde_json::Value) -> std::result::Result<(), String> {
+    let Some(tokens) = json.get("added_tokens").and_then(|t| t.as_array()) else {
+        return Ok(());
+    };
+    for (index, token) in tokens.iter().enumerate() {
+        let length = token
+            .get("content")
+            .and_then(|c| c.as_str())
+            .map_or(0, |c| c.chars().count());
+        if length > MAX_ADDED_TOKEN_CHARS {
+            return Err(format!(
+                "added token {index} is {length} characters long (at most \
+                 {MAX_ADDED_TOKEN_CHARS})"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Parses a `tokenizer.json`. `tokenizers` panics on some malformed files (an `expect` in its
-/// decoder deserializer, found by the fuzz tests); that panic is an error naming the file too.
+/// decoder deserializer, found by the fuzz tests); that panic is an error naming the file too,
+/// and so is an added token too long to load (see [`MAX_ADDED_TOKEN_CHARS`]).
 fn read_tokenizer(path: &Path) -> Result<tokenizers::Tokenizer> {
-    prefopt_data::guard::contain(|| tokenizers::Tokenizer::from_file(path))
+    let fail = |reason: String| ModelError::Tokenizer(format!("{}: {reason}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| fail(format!("malformed JSON: {e}")))?;
+    check_added_tokens(&json).map_err(fail)?;
+    prefopt_data::guard::contain(|| text.parse::<tokenizers::Tokenizer>())
         .map_err(|panic| format!("malformed: {panic}"))
         .and_then(|parsed| parsed.map_err(|e| e.to_string()))
-        .map_err(|reason| ModelError::Tokenizer(format!("{}: {reason}", path.display())))
+        .map_err(fail)
 }
 
 /// A `tokenizers` tokenizer with the roles of its special tokens resolved, and optionally the

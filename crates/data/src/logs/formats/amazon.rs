@@ -17,6 +17,8 @@ use crate::error::{DataError, Result};
 use crate::logs::log::{InteractionLog, ItemCatalog};
 use crate::logs::text::for_each_json_line;
 
+use super::finite_rating;
+
 pub fn load(input: &Path, items: Option<&Path>) -> Result<InteractionLog> {
     let items = items.ok_or_else(|| DataError::MissingInput {
         path: input.to_path_buf(),
@@ -68,7 +70,9 @@ pub fn load(input: &Path, items: Option<&Path>) -> Result<InteractionLog> {
                 "neither `parent_asin` nor `asin` is present",
             )
         })?;
-        let rating = number(&value, &["rating", "overall"]).map(|r| r as f32);
+        let rating = number(&value, &["rating", "overall"])
+            .map(|r| finite_rating(input, line, "rating", r as f32))
+            .transpose()?;
         let time = number(&value, &["timestamp", "unixReviewTime"]).map(|t| t as i64);
         if time.is_none() {
             return Err(DataError::parse(

@@ -9,7 +9,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float32Type, Int64Type};
 use parquet::arrow::ProjectionMask;
 
-use super::{field, parse_field, read_catalog};
+use super::{field, finite_rating, parse_rating, read_catalog};
 use crate::error::{DataError, Result};
 use crate::logs::log::{InteractionLog, ItemCatalog};
 use crate::logs::text::{Separator, for_each_row, header_index};
@@ -127,7 +127,7 @@ fn read_text(path: &Path, columns: &LogColumns, log: &mut InteractionLog) -> Res
             let user = field(path, line, fields, index.0, &columns.user)?.trim();
             let item = field(path, line, fields, index.1, &columns.item)?.trim();
             let rating = match index.2 {
-                Some(i) => Some(parse_field::<f32>(
+                Some(i) => Some(parse_rating(
                     path,
                     line,
                     &columns.rating,
@@ -191,6 +191,10 @@ fn read_parquet<'a>(input: &Path, columns: &'a LogColumns, log: &mut Interaction
                     continue;
                 }
                 let rating = ratings.and_then(|r| (!r.is_null(row)).then(|| r.value(row)));
+                if let Some(value) = rating {
+                    // Parquet rows are numbered from 1 like lines.
+                    finite_rating(&file, row as u64 + 1, &columns.rating, value)?;
+                }
                 let time = times.and_then(|t| (!t.is_null(row)).then(|| t.value(row)));
                 log.push(users.value(row), items.value(row), rating, time);
             }

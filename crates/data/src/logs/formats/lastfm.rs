@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{field, file_in, parse_field, read_catalog, sibling};
+use super::{field, file_in, parse_rating, read_catalog, sibling};
 use crate::error::Result;
 use crate::logs::log::InteractionLog;
 use crate::logs::text::{Separator, for_each_row, header_index};
@@ -33,7 +33,7 @@ pub fn load(input: &Path, items: Option<&Path>) -> Result<InteractionLog> {
             let columns = columns.get();
             let user = field(&listens, line, fields, columns[0], "userID")?.trim();
             let artist = field(&listens, line, fields, columns[1], "artistID")?.trim();
-            let weight: f32 = parse_field(
+            let weight = parse_rating(
                 &listens,
                 line,
                 "weight",

@@ -217,6 +217,25 @@ fn parse_field<T: FromStr>(path: &Path, line: u64, field: &str, text: &str) -> R
     })
 }
 
+/// A rating or weight: a finite number (`NaN` and `inf` parse as `f32` but are no rating).
+fn parse_rating(path: &Path, line: u64, field: &str, text: &str) -> Result<f32> {
+    let value: f32 = parse_field(path, line, field, text)?;
+    finite_rating(path, line, field, value)
+}
+
+fn finite_rating(path: &Path, line: u64, field: &str, value: f32) -> Result<f32> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(DataError::parse(
+            path,
+            line,
+            field,
+            format!("`{value}` is not a finite number"),
+        ))
+    }
+}
+
 fn field<'a>(
     path: &Path,
     line: u64,

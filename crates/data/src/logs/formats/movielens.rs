@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{field, file_in, parse_field, read_catalog, sibling};
+use super::{field, file_in, parse_field, parse_rating, read_catalog, sibling};
 use crate::error::Result;
 use crate::logs::log::{InteractionLog, ItemCatalog};
 use crate::logs::text::{Separator, for_each_row, header_index};
@@ -57,7 +57,7 @@ fn read_ratings(
             let columns = columns.get();
             let user = field(path, line, fields, columns[0], "user id")?.trim();
             let item = field(path, line, fields, columns[1], "movie id")?.trim();
-            let rating: f32 = parse_field(
+            let rating = parse_rating(
                 path,
                 line,
                 "rating",
