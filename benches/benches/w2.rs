@@ -9,6 +9,7 @@ use prefopt_benches::w2::{W2, W2Step};
 use prefopt_models::scoring::ScoringMode;
 
 fn w2(c: &mut Criterion) {
+    prefopt_models::allocator::keep_freed_memory();
     let device = Device::flex().autodiff();
     let mut group = c.benchmark_group("w2");
     group.sample_size(10);

@@ -9,6 +9,7 @@ use prefopt_benches::w5::{W5, smollm2_135m_config, w5_step};
 use prefopt_models::scoring::ScoringMode;
 
 fn w5(c: &mut Criterion) {
+    prefopt_models::allocator::keep_freed_memory();
     let device = Device::flex().autodiff();
     let mut group = c.benchmark_group("w5");
     group.sample_size(10);

@@ -48,6 +48,7 @@ enum DataCommand {
 }
 
 fn main() -> ExitCode {
+    prefopt_models::allocator::keep_freed_memory();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Data(DataCommand::Convert(args)) => args.run(),

@@ -46,6 +46,7 @@ const ITEM_TABLES: [TableId; 5] = [
 ];
 
 fn main() -> ExitCode {
+    prefopt_models::allocator::keep_freed_memory();
     let cli = Cli::parse();
     let (which, title): (&[TableId], &str) = match cli.track {
         Track::Items => (

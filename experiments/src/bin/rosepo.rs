@@ -15,6 +15,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    prefopt_models::allocator::keep_freed_memory();
     let cli = Cli::parse();
     table_main(&cli.args, &[TableId::Rosepo], "RosePO ablations")
 }
