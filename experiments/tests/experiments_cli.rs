@@ -2,6 +2,8 @@
 //! with every table row, `prefopt train|eval|score` round-trips a saved model, and bad input is
 //! an error message, not a panic.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -290,14 +292,7 @@ fn every_binary_has_help() {
 /// A copy of the models crate's Llama fixture under `out` with a longer nominal context: the
 /// catalog prompts run past its 512 positions, and rotary positions have no table to outgrow.
 fn llama_fixture(out: &Path) -> PathBuf {
-    let checkpoint = out.join("llama-tiny");
-    std::fs::create_dir_all(&checkpoint).unwrap();
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/models/tests/fixtures/hf/llama-tiny");
-    for entry in std::fs::read_dir(&fixture).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, checkpoint.join(path.file_name().unwrap())).unwrap();
-    }
+    let checkpoint = support::llama_copy(out);
     let config_json = read(&checkpoint.join("config.json")).replace(
         "\"max_position_embeddings\": 512",
         "\"max_position_embeddings\": 2048",
@@ -402,16 +397,7 @@ fn text_policy_experiments_run_on_a_checkpoint_with_lora() {
 fn the_llm_track_runs_over_seeds_on_a_chat_checkpoint() {
     let out = scratch("llm-track");
     let checkpoint = llama_fixture(&out);
-    std::fs::write(
-        checkpoint.join("tokenizer_config.json"),
-        serde_json::json!({
-            "chat_template": "{% for m in messages %}<{{ m.role }}> {{ m.content }}\n{% endfor %}\
-                              {% if add_generation_prompt %}<assistant> {% endif %}",
-            "eos_token": "</s>",
-        })
-        .to_string(),
-    )
-    .unwrap();
+    support::write_chat_template(&checkpoint);
     let config = out.join("llm.toml");
     std::fs::write(
         &config,

@@ -56,14 +56,12 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| a.to_string()).collect()
 }
 
-/// Runs to the end and checks success.
-fn complete(binary: &str, args: &[String]) {
+/// Runs to the end, checks success and returns what it printed on stderr.
+fn complete(binary: &str, args: &[String]) -> String {
     let output = Command::new(binary).args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{binary} {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{binary} {args:?}: {stderr}");
+    stderr
 }
 
 /// Runs with the fault hook set and checks that SIGKILL ended it.
@@ -469,16 +467,7 @@ fn reproduce_resumed_keeps_finished_runs_and_ends_as_an_uninterrupted_one() {
     );
     let mut resumed_args = killed_args.clone();
     resumed_args.push("--resume".into());
-    let output = Command::new(REPRODUCE)
-        .args(&resumed_args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = complete(REPRODUCE, &resumed_args);
     assert_eq!(
         stderr.matches("finished before (kept)").count(),
         3,

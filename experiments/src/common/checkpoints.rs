@@ -104,12 +104,7 @@ impl Checkpoints {
             return Ok(());
         };
         for entry in entries.flatten() {
-            for file in TRAINER_FILES {
-                let path = entry.path().join(file);
-                if path.is_file() {
-                    std::fs::remove_file(&path).map_err(|e| ExperimentError::io(&path, e))?;
-                }
-            }
+            remove_trainer_files(&entry.path())?;
         }
         Ok(())
     }
@@ -124,15 +119,19 @@ impl Checkpoints {
     /// trained again, and a language model's checkpoints take gigabytes).
     pub fn finish<T: Serialize>(&self, name: &str, results: &T) -> Result<()> {
         self.keep(name, results)?;
-        let dir = self.run_dir(name);
-        for file in TRAINER_FILES {
-            let path = dir.join(file);
-            if path.exists() {
-                std::fs::remove_file(&path).map_err(|e| ExperimentError::io(&path, e))?;
-            }
-        }
-        Ok(())
+        remove_trainer_files(&self.run_dir(name))
     }
+}
+
+/// Deletes a run folder's trainer checkpoints (its other files stay).
+fn remove_trainer_files(run_dir: &Path) -> Result<()> {
+    for file in TRAINER_FILES {
+        let path = run_dir.join(file);
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(|e| ExperimentError::io(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes `value` to `path` as CBOR, atomically.

@@ -7,6 +7,13 @@ use std::process::Command;
 
 /// The models crate's Llama fixture with a chat template, under `out`.
 pub fn chat_checkpoint(out: &Path) -> PathBuf {
+    let checkpoint = llama_copy(out);
+    write_chat_template(&checkpoint);
+    checkpoint
+}
+
+/// A copy of the models crate's Llama fixture in `out/llama-tiny`.
+pub fn llama_copy(out: &Path) -> PathBuf {
     let checkpoint = out.join("llama-tiny");
     std::fs::create_dir_all(&checkpoint).unwrap();
     let fixture =
@@ -15,6 +22,12 @@ pub fn chat_checkpoint(out: &Path) -> PathBuf {
         let path = entry.unwrap().path();
         std::fs::copy(&path, checkpoint.join(path.file_name().unwrap())).unwrap();
     }
+    checkpoint
+}
+
+/// A `tokenizer_config.json` with a small chat template (`<role> content` lines) and `</s>`
+/// as end of turn, in `checkpoint`.
+pub fn write_chat_template(checkpoint: &Path) {
     std::fs::write(
         checkpoint.join("tokenizer_config.json"),
         serde_json::json!({
@@ -25,7 +38,6 @@ pub fn chat_checkpoint(out: &Path) -> PathBuf {
         .to_string(),
     )
     .unwrap();
-    checkpoint
 }
 
 /// `prefopt data generate stated-style` with one style (a preference the fixture learns in a
