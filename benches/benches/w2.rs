@@ -21,6 +21,11 @@ fn w2(c: &mut Criterion) {
         let mut step = W2Step::new(W2, &device);
         group.bench_function(name, |b| b.iter(|| step.step(mode)));
     }
+    // The same step as 4 micro-batches of 2 prompts computed at once (docs/benchmarks.md).
+    let mut step = W2Step::new(W2, &device).in_micro_batches(2, 4);
+    group.bench_function("shared_prefix_threads", |b| {
+        b.iter(|| step.step(ScoringMode::SharedPrefix))
+    });
     group.finish();
 }
 

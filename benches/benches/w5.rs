@@ -28,6 +28,16 @@ fn w5(c: &mut Criterion) {
             b.iter(|| step.step(mode))
         });
     }
+    // The shared-prefix step as 4 micro-batches of 1 prompt computed at once (docs/benchmarks.md).
+    let mut step = None;
+    group.bench_function("shared_prefix_threads", |b| {
+        let step = step.get_or_insert_with(|| {
+            w5_step(&smollm2_135m_config(), W5, &device)
+                .expect("W5 model")
+                .in_micro_batches(1, 4)
+        });
+        b.iter(|| step.step(ScoringMode::SharedPrefix))
+    });
     group.finish();
 }
 

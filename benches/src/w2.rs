@@ -6,10 +6,9 @@
 use burn::tensor::Device;
 use prefopt_models::config::{Preset, TransformerConfig};
 use prefopt_models::optim::{AdamW, AdamWConfig};
-use prefopt_models::params::gradients_by_path;
 use prefopt_models::scoring::ScoringMode;
 use prefopt_models::tokenizer::EncodedExample;
-use prefopt_models::train::{PreferenceTask, ReferenceLogps, Task};
+use prefopt_models::train::{PreferenceTask, ReferenceLogps, update_gradients};
 use prefopt_models::transformer::Transformer;
 use prefopt_objectives::{Objective, ObjectiveConfig};
 use rand::rngs::Xoshiro256PlusPlus;
@@ -73,6 +72,10 @@ pub struct W2Step {
     pub reference: ReferenceLogps,
     pub objective: Box<dyn Objective>,
     pub optimizer: AdamW,
+    /// Prompts per micro-batch (the whole batch by default).
+    pub micro_batch: usize,
+    /// Micro-batches computed at once, one thread each.
+    pub threads: usize,
 }
 
 impl W2Step {
@@ -84,6 +87,7 @@ impl W2Step {
     /// The step on any model (a LoRA-adapted one, another architecture).
     pub fn with_model(shape: W2Shape, model: Transformer) -> Self {
         let examples = w2_examples(shape, model.config.vocab_size, 0);
+        let micro_batch = examples.len();
         let reference = ReferenceLogps(
             examples
                 .iter()
@@ -98,7 +102,18 @@ impl W2Step {
                 .and_then(|c| c.check())
                 .expect("sdpo exists"),
             optimizer: AdamW::new(AdamWConfig::default()).expect("defaults are valid"),
+            micro_batch,
+            threads: 1,
         }
+    }
+
+    /// The same step as micro-batches of `micro_batch` prompts, `threads` of them at once (the
+    /// trainer's `batch_size`, `grad_accum` and `micro_batch_threads`): S-DPO is a mean over
+    /// prompts, so the loss and gradient are the whole batch's.
+    pub fn in_micro_batches(mut self, micro_batch: usize, threads: usize) -> Self {
+        self.micro_batch = micro_batch.max(1);
+        self.threads = threads.max(1);
+        self
     }
 
     /// One preference step in `mode`; returns the loss.
@@ -113,9 +128,10 @@ impl W2Step {
             )
         };
         let indices: Vec<usize> = (0..self.examples.len()).collect();
-        let (loss, _) = task.loss(&self.model, &indices).expect("W2 step");
-        let value = loss.clone().into_scalar::<f64>();
-        let gradients = gradients_by_path(&self.model, &loss.backward());
+        let micro_batches: Vec<&[usize]> = indices.chunks(self.micro_batch).collect();
+        let update =
+            update_gradients(&task, &self.model, &micro_batches, self.threads, 0).expect("W2 step");
+        let (value, gradients) = (update.loss, update.gradients);
         self.model = self
             .optimizer
             .step(self.model.clone(), &gradients, 1e-5)
@@ -151,6 +167,36 @@ mod tests {
         assert!(
             a.is_finite() && (a - b).abs() < 1e-4 * a.abs().max(1.0),
             "{a} vs {b}"
+        );
+    }
+
+    #[test]
+    fn micro_batches_on_threads_give_the_same_step_as_one_after_another() {
+        let shape = W2Shape {
+            batch: 4,
+            prompt_tokens: 12,
+            responses: 3,
+            response_tokens: 4,
+        };
+        let device = Device::flex().autodiff();
+        let mut whole = W2Step::new(shape, &device);
+        let mut sequential = W2Step::new(shape, &device).in_micro_batches(1, 1);
+        let mut threaded = W2Step::new(shape, &device).in_micro_batches(1, 3);
+        let losses = [
+            whole.step(ScoringMode::SharedPrefix),
+            sequential.step(ScoringMode::SharedPrefix),
+            threaded.step(ScoringMode::SharedPrefix),
+        ];
+        // One batch of 4 and four micro-batches of 1: the same mean, up to rounding.
+        assert!((losses[0] - losses[1]).abs() < 1e-6, "{losses:?}");
+        // The threads change nothing, not even the last bit.
+        assert_eq!(losses[1].to_bits(), losses[2].to_bits());
+        let values = |step: &W2Step| prefopt_models::params::named_values(&step.model);
+        assert_eq!(values(&sequential), values(&threaded));
+        assert_ne!(
+            values(&whole),
+            values(&W2Step::new(shape, &device)),
+            "the step trained"
         );
     }
 }

@@ -122,7 +122,7 @@ impl Experiment<'_> {
     /// Trains a fresh preference start with `task` and evaluates it on the test pairs.
     fn train_and_evaluate(
         &self,
-        task: &impl Task<Transformer>,
+        task: &(impl Task<Transformer> + Sync),
         config: &TrainConfig,
     ) -> Result<(Vec<f64>, Vec<f64>)> {
         let outcome = train(

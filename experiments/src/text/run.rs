@@ -318,7 +318,7 @@ impl TextPipeline {
 /// [`evaluate_while_training`] of a bare policy.
 fn run_stage(
     policy: Transformer,
-    task: &dyn Task<Transformer>,
+    task: &(dyn Task<Transformer> + Sync),
     evaluate: &dyn Fn(&Transformer) -> Result<HeldOut>,
     config: &TrainConfig,
     description: &str,

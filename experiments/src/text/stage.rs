@@ -55,7 +55,7 @@ impl<M> Evaluated<M> {
 /// of the trainer (logged under TRL's `eval_` names) and after the last update.
 pub fn evaluate_while_training<M: Module + 'static>(
     model: M,
-    task: &dyn Task<M>,
+    task: &(dyn Task<M> + Sync),
     evaluate: &dyn Fn(&M) -> Result<HeldOut>,
     config: &TrainConfig,
     description: &str,

@@ -6,12 +6,12 @@
 //! example indices into a loss, so a policy with a user model (P-RLHF) trains through the same
 //! code as a bare transformer.
 
+mod accumulate;
 mod log;
 mod preference;
 mod sft;
 mod unpaired;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use burn::module::Module;
@@ -22,6 +22,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+pub use accumulate::{UpdateGradients, update_gradients};
 pub use preference::{PreferenceTask, ReferenceLogps, policy_logp_means, reference_logps};
 pub use sft::SftTask;
 pub use unpaired::{
@@ -31,7 +32,7 @@ pub use unpaired::{
 use crate::checkpoint::{self, TrainerState};
 use crate::error::{ModelError, Result};
 use crate::optim::{AdamW, AdamWConfig, Schedule, clip_global_norm};
-use crate::params::{gradients_by_path, with_fresh_graph_nodes};
+use crate::params::with_fresh_graph_nodes;
 
 /// Trainer settings (TOML/JSON via serde; every field has a default).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,6 +43,10 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Micro-batches per optimizer update.
     pub grad_accum: usize,
+    /// Micro-batches of one update computed at once, one thread each (1: one after another).
+    /// The update is the same whatever this is (see [`update_gradients`]); on a CPU a few more
+    /// threads than cores keep the cores busy in the single-threaded elementwise kernels.
+    pub micro_batch_threads: usize,
     /// Peak learning rate.
     pub lr: f64,
     /// Fraction of the updates spent warming up.
@@ -81,6 +86,7 @@ impl Default for TrainConfig {
             epochs: 1,
             batch_size: 8,
             grad_accum: 1,
+            micro_batch_threads: 1,
             lr: 5e-4,
             warmup_ratio: 0.1,
             min_lr_ratio: 0.0,
@@ -102,9 +108,13 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     pub fn check(&self) -> Result<()> {
-        if self.epochs == 0 || self.batch_size == 0 || self.grad_accum == 0 {
+        if self.epochs == 0
+            || self.batch_size == 0
+            || self.grad_accum == 0
+            || self.micro_batch_threads == 0
+        {
             return Err(ModelError::InvalidConfig(
-                "epochs, batch_size and grad_accum must be positive".into(),
+                "epochs, batch_size, grad_accum and micro_batch_threads must be positive".into(),
             ));
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
@@ -200,20 +210,11 @@ fn epoch_order(examples: usize, seed: u64, epoch: usize) -> Vec<usize> {
     order
 }
 
-fn add_gradients(total: &mut BTreeMap<String, Tensor<1>>, more: BTreeMap<String, Tensor<1>>) {
-    for (path, grad) in more {
-        match total.remove(&path) {
-            Some(previous) => total.insert(path, previous + grad),
-            None => total.insert(path, grad),
-        };
-    }
-}
-
 /// Trains `model` (on an autodiff device) on `task`. `model_description` is stored in
 /// checkpoints and must match on resume (pass the model config as JSON).
 pub fn train<M: Module + 'static>(
     model: M,
-    task: &dyn Task<M>,
+    task: &(dyn Task<M> + Sync),
     config: &TrainConfig,
     model_description: &str,
     mut evaluate: Option<&mut Evaluator<'_, M>>,
@@ -290,32 +291,19 @@ pub fn train<M: Module + 'static>(
         }
         let start = (state.step % updates_per_epoch) * per_update;
         let update_examples = &order.1[start..(start + per_update).min(examples)];
-        let mut gradients = BTreeMap::new();
-        let mut loss_sum = 0.0;
-        let mut metrics: BTreeMap<String, f64> = BTreeMap::new();
         let update_start = std::time::Instant::now();
         let micro_batches: Vec<&[usize]> = update_examples.chunks(config.batch_size).collect();
-        for micro in &micro_batches {
-            let share = micro.len() as f64 / update_examples.len() as f64;
-            let (loss, micro_metrics) = task.loss(&model, micro)?;
-            let value = scalar(&loss);
-            if !value.is_finite() {
-                return Err(ModelError::NonFiniteLoss {
-                    update: state.step,
-                    value,
-                });
-            }
-            loss_sum += share * value;
-            for (name, v) in micro_metrics {
-                *metrics.entry(name).or_default() += share * v;
-            }
-            // A constant loss (an objective that skips the batch, e.g. unpaired RPO without
-            // one of the two sides) has no graph: it counts in the loss but adds no gradient.
-            if loss.is_tracked() {
-                let grads = loss.mul_scalar(share).backward();
-                add_gradients(&mut gradients, gradients_by_path(&model, &grads));
-            }
-        }
+        let UpdateGradients {
+            loss: loss_sum,
+            metrics,
+            mut gradients,
+        } = update_gradients(
+            task,
+            &model,
+            &micro_batches,
+            config.micro_batch_threads,
+            state.step,
+        )?;
         let grad_norm = clip_global_norm(&mut gradients, config.max_grad_norm);
         let lr = schedule.lr(state.step);
         model = optimizer.step(model, &gradients, lr)?;
