@@ -416,6 +416,10 @@ pub struct EvalConfig {
     pub generation: bool,
     /// Longest generated answer, in tokens.
     pub max_tokens: usize,
+    /// Forward passes run at once, one thread each, for ranking, generation and reference
+    /// log-probs (default: the CPU count). The scores do not depend on it; on a CPU, where one
+    /// forward pass keeps one core busy outside its matrix products, more threads finish sooner.
+    pub threads: usize,
 }
 
 impl Default for EvalConfig {
@@ -424,6 +428,7 @@ impl Default for EvalConfig {
             batch_size: 64,
             generation: true,
             max_tokens: 4,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -484,9 +489,9 @@ impl ExperimentConfig {
         self.device_choice()?;
         self.sft.check()?;
         self.preference.check()?;
-        if self.eval.batch_size == 0 || self.eval.max_tokens == 0 {
+        if self.eval.batch_size == 0 || self.eval.max_tokens == 0 || self.eval.threads == 0 {
             return Err(ExperimentError::Invalid(
-                "eval.batch_size and eval.max_tokens must be positive".into(),
+                "eval.batch_size, eval.max_tokens and eval.threads must be positive".into(),
             ));
         }
         if self.sdpo.negatives.contains(&0) || self.sdpo.comparison_negatives < 3 {

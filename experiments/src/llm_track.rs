@@ -75,6 +75,7 @@ fn defaults(model: Option<&Path>) -> ExperimentConfig {
             generation: true,
             // The longest MovieLens title is 40-odd tokens; most are under 16.
             max_tokens: 32,
+            ..EvalConfig::default()
         },
         sdpo: SdpoGrid {
             negatives: vec![1, 3, 8],

@@ -382,6 +382,7 @@ impl ScoreArgs {
             examples,
             pipeline.config.eval.batch_size,
             pipeline.tokenizer.special().pad,
+            pipeline.config.eval.threads,
         )?;
         let (guard, file) = prefopt_data::atomic::AtomicFile::create(&self.output)?;
         let mut out = std::io::BufWriter::new(file);

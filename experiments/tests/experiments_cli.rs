@@ -203,6 +203,38 @@ fn prefopt_train_eval_and_score_round_trip_a_model() {
         first_metric(&evaluated, "policy"),
         first_metric(&report, "dmpo")
     );
+    // Ranking batches and greedy answers computed on threads: the same results with 1 thread
+    // and with 3.
+    let evaluated_on = |threads: usize| {
+        let with_threads = out.join(format!("threads-{threads}.toml"));
+        std::fs::write(
+            &with_threads,
+            read(Path::new(config)).replace(
+                "[eval]\n",
+                &format!("[eval]\nthreads = {threads}\nbatch_size = 8\n"),
+            ),
+        )
+        .unwrap();
+        let dir = out.join(format!("eval-{threads}"));
+        ok(&run(
+            prefopt,
+            &[
+                "eval",
+                "--config",
+                with_threads.to_str().unwrap(),
+                "--checkpoint",
+                policy.to_str().unwrap(),
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+        ));
+        let json: serde_json::Value =
+            serde_json::from_str(&read(&dir.join("results.json"))).unwrap();
+        (read(&dir.join("results.csv")), json["sections"].clone())
+    };
+    let (one, three) = (evaluated_on(1), evaluated_on(3));
+    assert!(one.0.contains("ValidRatio"), "{}", one.0);
+    assert_eq!(one, three);
     let scores = out.join("scores.csv");
     ok(&run(
         prefopt,

@@ -32,6 +32,7 @@ pub mod gguf;
 pub mod lora;
 pub mod optim;
 pub mod params;
+pub mod pool;
 pub mod pretrained;
 pub mod ranking;
 pub mod scoring;

@@ -7,13 +7,15 @@ use crate::scoring::{ScoreItem, ScoringMode, score_in_chunks};
 use crate::tokenizer::EncodedExample;
 use crate::transformer::Transformer;
 
-/// Candidate scores of every example that has a candidate set, `batch_size` prompts at a time.
-/// Returns, per example, the log-prob of each candidate in prompt order.
+/// Candidate scores of every example that has a candidate set, `batch_size` prompts at a time
+/// and up to `threads` batches at once (the same scores whatever `threads` is). Returns, per
+/// example, the log-prob of each candidate in prompt order.
 pub fn candidate_scores(
     model: &Transformer,
     examples: &[EncodedExample],
     batch_size: usize,
     pad: u32,
+    threads: usize,
 ) -> Result<Vec<Vec<f64>>> {
     let items = examples
         .iter()
@@ -35,5 +37,6 @@ pub fn candidate_scores(
         ScoringMode::SharedPrefix,
         None,
         pad,
+        threads,
     )
 }

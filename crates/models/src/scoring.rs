@@ -17,6 +17,7 @@ use burn::tensor::{Bool, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
+use crate::pool::run_in_order;
 use crate::tokenizer::EncodedExample;
 use crate::transformer::{PackedBatch, PrefixBlocks, Transformer};
 
@@ -67,11 +68,15 @@ pub fn items_of<'a>(
 
 /// Per-chunk soft tokens: given the positions (into `items`) of one chunk, the `[chunk, T, d]`
 /// embeddings to place before its prompts, or `None`.
-pub type ChunkSoftTokens<'f> = &'f dyn Fn(&[usize]) -> Result<Option<Tensor<3>>>;
+pub type ChunkSoftTokens<'f> = &'f (dyn Fn(&[usize]) -> Result<Option<Tensor<3>>> + Sync);
 
 /// Sequence log-probs of every item's responses on the host, `batch_size` items per forward
 /// pass: the one loop behind candidate ranking, reference log-probs and the experiments'
 /// evaluation. Returns, per item, one log-prob per response in order.
+///
+/// Up to `threads` chunks are scored at once (forward passes without autodiff are independent,
+/// and each chunk is the same forward pass whichever thread runs it, so the values do not
+/// depend on `threads`): on a CPU the elementwise kernels of one forward pass use one core.
 pub fn score_in_chunks(
     model: &Transformer,
     items: &[ScoreItem<'_>],
@@ -79,10 +84,12 @@ pub fn score_in_chunks(
     mode: ScoringMode,
     soft_tokens: Option<ChunkSoftTokens<'_>>,
     pad: u32,
+    threads: usize,
 ) -> Result<Vec<Vec<f64>>> {
-    let mut out = Vec::with_capacity(items.len());
     let positions: Vec<usize> = (0..items.len()).collect();
-    for chunk in positions.chunks(batch_size.max(1)) {
+    let chunks: Vec<&[usize]> = positions.chunks(batch_size.max(1)).collect();
+    let chunk_scores = |index: usize| -> Result<Vec<Vec<f64>>> {
+        let chunk = chunks[index];
         let chunk_items = &items[chunk[0]..chunk[0] + chunk.len()];
         let soft = match soft_tokens {
             Some(soft_tokens) => soft_tokens(chunk)?,
@@ -95,9 +102,21 @@ pub fn score_in_chunks(
             .convert::<f64>()
             .try_to_vec()
             .map_err(|e| ModelError::device_read("log-probs", e))?;
-        for (row, item) in chunk_items.iter().enumerate() {
-            let start = row * scores.responses;
-            out.push(values[start..start + item.responses.len()].to_vec());
+        Ok(chunk_items
+            .iter()
+            .enumerate()
+            .map(|(row, item)| {
+                let start = row * scores.responses;
+                values[start..start + item.responses.len()].to_vec()
+            })
+            .collect())
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for result in run_in_order(chunks.len(), threads, chunk_scores) {
+        match result {
+            Some(rows) => out.extend(rows?),
+            // Only chunks after a failed one are skipped, and the failure comes first.
+            None => break,
         }
     }
     Ok(out)

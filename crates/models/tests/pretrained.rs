@@ -294,6 +294,7 @@ fn lora_preference_training_on_a_checkpoint_moves_only_the_adapters_and_resumes(
         4,
         ScoringMode::SharedPrefix,
         pad,
+        1,
     )
     .unwrap();
     let objective = ObjectiveConfig::from_name("sdpo").unwrap().check().unwrap();

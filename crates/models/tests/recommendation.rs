@@ -30,7 +30,7 @@ use common::{Scratch, encode, read_split};
 
 /// HitRatio@1 over the candidate sets (ties against the target), scored by `model`.
 fn hit_ratio_at_1(model: &Transformer, examples: &[EncodedExample], pad: u32) -> f64 {
-    let scores = candidate_scores(model, examples, 64, pad).unwrap();
+    let scores = candidate_scores(model, examples, 64, pad, 2).unwrap();
     let targets: Vec<usize> = examples
         .iter()
         .map(|e| e.candidates.as_ref().unwrap().target)
@@ -108,6 +108,7 @@ fn sdpo_after_sft_improves_hit_ratio_on_held_out_users() {
         64,
         ScoringMode::SharedPrefix,
         pad,
+        2,
     )
     .unwrap();
     let objective = ObjectiveConfig::from_name("sdpo")

@@ -232,6 +232,7 @@ fn reference_log_probs_are_written_to_the_dataset_and_read_back() {
         7,
         ScoringMode::SharedPrefix,
         pad,
+        1,
     )
     .unwrap();
     assert!(
@@ -247,7 +248,18 @@ fn reference_log_probs_are_written_to_the_dataset_and_read_back() {
     );
     // Batching does not change the numbers.
     let one_by_one =
-        reference_logps(&reference_model, &examples, 1, ScoringMode::Naive, pad).unwrap();
+        reference_logps(&reference_model, &examples, 1, ScoringMode::Naive, pad, 1).unwrap();
+    // Batches scored on threads give the same bits as one after another.
+    let on_threads = reference_logps(
+        &reference_model,
+        &examples,
+        7,
+        ScoringMode::SharedPrefix,
+        pad,
+        3,
+    )
+    .unwrap();
+    assert_eq!(computed, on_threads);
     for (a, b) in computed
         .0
         .iter()

@@ -7,7 +7,6 @@ pub mod claims;
 pub mod logs;
 pub mod output;
 pub mod plots;
-pub mod pool;
 
 /// The arithmetic mean (0 for no values).
 pub fn mean(values: &[f64]) -> f64 {

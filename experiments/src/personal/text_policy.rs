@@ -148,7 +148,7 @@ impl TextPolicy {
         model: &Transformer,
         examples: &[EncodedExample],
         batch: usize,
-        soft_tokens: &dyn Fn(&[usize]) -> Result<Option<Tensor<3>>>,
+        soft_tokens: &(dyn Fn(&[usize]) -> Result<Option<Tensor<3>>> + Sync),
     ) -> Result<Vec<Vec<f64>>> {
         let model = model.clone().valid();
         let items: Vec<ScoreItem<'_>> = examples.iter().map(ScoreItem::of).collect();
@@ -162,6 +162,7 @@ impl TextPolicy {
             ScoringMode::SharedPrefix,
             Some(&soft),
             self.pad(),
+            1,
         )?)
     }
 }

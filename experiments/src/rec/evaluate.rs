@@ -9,6 +9,7 @@ use prefopt_eval::bias::{PopularityBias, popularity_bias};
 use prefopt_eval::generation::{AnswerKind, AnswerOutcome, GenerationSummary, score_answer};
 use prefopt_eval::ranking::{RankingMetrics, hit_at, ndcg_at, reciprocal_rank};
 use prefopt_models::generate::{GenerateConfig, generate};
+use prefopt_models::pool::run_in_order;
 use prefopt_models::ranking::candidate_scores;
 use prefopt_models::tokenizer::{EncodedExample, Tokenizer};
 use prefopt_models::transformer::Transformer;
@@ -140,7 +141,9 @@ pub struct EvaluationSummary {
     pub popularity: PopularityBias,
 }
 
-/// Ranks every example's candidates and, when `generation` is set, answers each prompt greedily.
+/// Ranks every example's candidates and, when `generation` is set, answers each prompt greedily;
+/// `threads` forward passes (ranking batches, or prompts being answered) run at once.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     model: &Transformer,
     tokenizer: &super::RecTokenizer,
@@ -149,13 +152,18 @@ pub fn evaluate(
     titles: &[String],
     batch_size: usize,
     generation: Option<&GenerateConfig>,
+    threads: usize,
 ) -> Result<Evaluation> {
-    let scores = candidate_scores(model, examples, batch_size, tokenizer.special().pad)?;
+    let pad = tokenizer.special().pad;
+    let scores = candidate_scores(model, examples, batch_size, pad, threads)?;
     let mut evaluation = Evaluation::from_scores(&scores, records)?;
     if let Some(config) = generation {
-        evaluation.answers = Some(answer_all(
-            model, tokenizer, examples, records, titles, config,
-        )?);
+        let prompts = Prompts {
+            examples,
+            records,
+            titles,
+        };
+        evaluation.answers = Some(answer_all(model, tokenizer, &prompts, config, threads)?);
     }
     Ok(evaluation)
 }
@@ -233,44 +241,57 @@ impl Evaluation {
     }
 }
 
+/// The split being answered: encoded prompts, their records and the catalog's titles.
+struct Prompts<'a> {
+    examples: &'a [EncodedExample],
+    records: &'a [PreferenceRecord],
+    titles: &'a [String],
+}
+
+/// A greedy answer to every prompt, `threads` prompts at once, in prompt order.
 fn answer_all(
     model: &Transformer,
     tokenizer: &super::RecTokenizer,
-    examples: &[EncodedExample],
-    records: &[PreferenceRecord],
-    titles: &[String],
+    prompts: &Prompts<'_>,
     config: &GenerateConfig,
+    threads: usize,
 ) -> Result<Vec<Answer>> {
     let special = tokenizer.special();
-    let catalog: Vec<&str> = titles.iter().map(String::as_str).collect();
-    examples
-        .iter()
-        .zip(records)
-        .enumerate()
-        .map(|(index, (example, record))| {
-            let best = generate(
-                model,
-                &example.prompt,
-                config,
-                None,
-                special.eos,
-                special.pad,
-            )?;
-            let tokens = best.first().map(|g| g.tokens.as_slice()).unwrap_or(&[]);
-            // The answer as text: item tokens become titles, a text model's answer is read as is.
-            let answer = tokenizer.answer(tokens, &catalog)?;
-            let candidates: Vec<&str> = record
-                .candidate_items
-                .iter()
-                .flatten()
-                .map(|&i| catalog[i as usize])
-                .collect();
-            let target = example.candidates.as_ref().map_or(0, |c| c.target);
-            let outcome = score_answer(&answer, &candidates, target, &catalog, index)?;
-            Ok(Answer {
-                text: answer,
-                outcome,
-            })
+    let catalog: Vec<&str> = prompts.titles.iter().map(String::as_str).collect();
+    let answer_one = |index: usize| -> Result<Answer> {
+        let (example, record) = (&prompts.examples[index], &prompts.records[index]);
+        let best = generate(
+            model,
+            &example.prompt,
+            config,
+            None,
+            special.eos,
+            special.pad,
+        )?;
+        let tokens = best.first().map(|g| g.tokens.as_slice()).unwrap_or(&[]);
+        // The answer as text: item tokens become titles, a text model's answer is read as is.
+        let answer = tokenizer.answer(tokens, &catalog)?;
+        let candidates: Vec<&str> = record
+            .candidate_items
+            .iter()
+            .flatten()
+            .map(|&i| catalog[i as usize])
+            .collect();
+        let target = example.candidates.as_ref().map_or(0, |c| c.target);
+        let outcome = score_answer(&answer, &candidates, target, &catalog, index)?;
+        Ok(Answer {
+            text: answer,
+            outcome,
         })
-        .collect()
+    };
+    let jobs = prompts.examples.len().min(prompts.records.len());
+    let mut answers = Vec::with_capacity(jobs);
+    for result in run_in_order(jobs, threads, answer_one) {
+        match result {
+            Some(answer) => answers.push(answer?),
+            // Prompts after a failed one are not answered; the failure comes first.
+            None => break,
+        }
+    }
+    Ok(answers)
 }

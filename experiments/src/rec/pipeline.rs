@@ -181,7 +181,13 @@ impl RecPipeline {
 
     /// Validation HitRatio@1 of the candidate ranking (the checkpoint-selection metric).
     pub fn valid_hit_ratio(&self, model: &Transformer) -> Result<f64> {
-        let scores = candidate_scores(model, &self.valid, self.config.eval.batch_size, self.pad())?;
+        let scores = candidate_scores(
+            model,
+            &self.valid,
+            self.config.eval.batch_size,
+            self.pad(),
+            self.config.eval.threads,
+        )?;
         let targets: Vec<usize> = self
             .valid
             .iter()
@@ -206,6 +212,7 @@ impl RecPipeline {
             &self.dataset.items.titles,
             self.config.eval.batch_size,
             generation.as_ref(),
+            self.config.eval.threads,
         )
     }
 
@@ -291,6 +298,7 @@ impl RecPipeline {
                         &self.train,
                         self.config.eval.batch_size,
                         pad,
+                        self.config.eval.threads,
                     )?;
                     sft.train_scores.get_or_init(|| scores).as_slice()
                 }
@@ -320,6 +328,7 @@ impl RecPipeline {
             self.config.eval.batch_size,
             ScoringMode::SharedPrefix,
             pad,
+            self.config.eval.threads,
         )?;
         // Graded labels only for an objective that reads them.
         let labels = objective

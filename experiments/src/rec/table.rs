@@ -11,12 +11,12 @@ use crate::common::checkpoints::Checkpoints;
 use crate::common::claims::claim_from_values;
 use crate::common::logs::{log_series, smooth};
 use crate::common::plots::{Series, line_plot};
-use crate::common::pool::run_in_order;
 use crate::config::PreferenceConfig;
 use crate::error::{ExperimentError, Result};
 use crate::rec::evaluate::Metric;
 use crate::rec::{Evaluation, RecPipeline, Run, SftStage, Trained};
 use crate::report::{Claim, Plot, Row};
+use prefopt_models::pool::run_in_order;
 
 /// The file of a run's greedy test answers, beside its training log.
 pub fn answers_file(run: &str) -> String {

@@ -192,6 +192,7 @@ impl TextPipeline {
                             batch,
                             ScoringMode::SharedPrefix,
                             pad,
+                            config.eval.threads,
                         )?,
                     })
                 };
@@ -271,8 +272,14 @@ impl TextPipeline {
                 };
                 let prepare = |rows: &[UnpairedExample]| -> Result<KlPrepared> {
                     let responses = kl_responses(rows, &kl_partners(rows.len(), block));
-                    let mut logps =
-                        unpaired_reference_logps(&reference, rows, &responses, batch, pad)?;
+                    let mut logps = unpaired_reference_logps(
+                        &reference,
+                        rows,
+                        &responses,
+                        batch,
+                        pad,
+                        config.eval.threads,
+                    )?;
                     for (row, logp) in rows.iter().zip(&mut logps) {
                         if let Some(cached) = row.reference {
                             logp[0] = cached;

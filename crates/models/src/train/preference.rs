@@ -56,7 +56,8 @@ impl ReferenceLogps {
     }
 }
 
-/// Runs the (frozen) reference model once over every example, `batch_size` prompts at a time.
+/// Runs the (frozen) reference model once over every example, `batch_size` prompts at a time,
+/// up to `threads` batches at once (the same values whatever `threads` is).
 /// Pass the model without autodiff (`model.valid()`): no graph is built.
 pub fn reference_logps(
     reference: &Transformer,
@@ -64,9 +65,10 @@ pub fn reference_logps(
     batch_size: usize,
     mode: ScoringMode,
     pad: u32,
+    threads: usize,
 ) -> Result<ReferenceLogps> {
     let items: Vec<ScoreItem<'_>> = examples.iter().map(ScoreItem::of).collect();
-    let logps = score_in_chunks(reference, &items, batch_size, mode, None, pad)?;
+    let logps = score_in_chunks(reference, &items, batch_size, mode, None, pad, threads)?;
     Ok(ReferenceLogps(logps))
 }
 

@@ -39,13 +39,15 @@ pub fn kl_responses(examples: &[UnpairedExample], partners: &[usize]) -> Vec<[Ve
         .collect()
 }
 
-/// The frozen reference's log-probs of `[completion, mismatched completion]` per row.
+/// The frozen reference's log-probs of `[completion, mismatched completion]` per row, up to
+/// `threads` batches at once.
 pub fn unpaired_reference_logps(
     reference: &Transformer,
     examples: &[UnpairedExample],
     responses: &[[Vec<u32>; 2]],
     batch_size: usize,
     pad: u32,
+    threads: usize,
 ) -> Result<Vec<[f64; 2]>> {
     let items: Vec<crate::scoring::ScoreItem<'_>> = examples
         .iter()
@@ -62,6 +64,7 @@ pub fn unpaired_reference_logps(
         ScoringMode::SharedPrefix,
         None,
         pad,
+        threads,
     )?;
     Ok(logps.into_iter().map(|r| [r[0], r[1]]).collect())
 }

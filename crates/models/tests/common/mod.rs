@@ -71,5 +71,5 @@ pub fn fresh_reference(
     device: &Device,
 ) -> ReferenceLogps {
     let model = Transformer::new(config, seed, device).unwrap();
-    reference_logps(&model, examples, 16, ScoringMode::SharedPrefix, 0).unwrap()
+    reference_logps(&model, examples, 16, ScoringMode::SharedPrefix, 0, 1).unwrap()
 }

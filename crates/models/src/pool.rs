@@ -12,6 +12,20 @@ pub fn run_in_order<T: Send, E: Send>(
     job: impl Fn(usize) -> Result<T, E> + Sync,
 ) -> Vec<Option<Result<T, E>>> {
     let workers = workers.clamp(1, jobs.max(1));
+    if workers == 1 {
+        // On the calling thread: no thread to start, and the same order of work.
+        let mut results: Vec<Option<Result<T, E>>> = Vec::with_capacity(jobs);
+        for i in 0..jobs {
+            let result = job(i);
+            let failed = result.is_err();
+            results.push(Some(result));
+            if failed {
+                results.resize_with(jobs, || None);
+                break;
+            }
+        }
+        return results;
+    }
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let slots: Vec<Mutex<Option<Result<T, E>>>> = (0..jobs).map(|_| Mutex::new(None)).collect();
