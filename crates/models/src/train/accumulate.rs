@@ -5,8 +5,16 @@
 //! elementwise and reduction kernels (softmax pieces, activations, norms, the autodiff graph's
 //! bookkeeping) on the calling thread only, and those are about half of a transformer step's
 //! time on a CPU. Micro-batches are independent until their gradients are added, so running a
-//! few of them at once keeps every core busy in those phases too (W2: 1.37 s → 0.88 s with 4
-//! micro-batches of 2 prompts at once on 2 cores, docs/benchmarks.md).
+//! few of them at once keeps every core busy in those phases too (docs/benchmarks.md, W2 and
+//! W5).
+//!
+//! They run as tasks of rayon's global pool, the pool burn flex's matrix products run on: a
+//! worker waiting for the pieces of its product takes up another micro-batch (or another
+//! product's pieces) instead of sleeping, which measured 12–15 % faster than one OS thread per
+//! micro-batch beside the pool. This cannot deadlock on burn-autodiff's locks: the only lock
+//! held across a product is the micro-batch's own graph (during its backward pass), and a
+//! micro-batch taken up meanwhile locks only its own graph (fresh nodes, below) and the
+//! graph locator, which no product holds.
 //!
 //! The result does not depend on the thread count: every micro-batch is computed the same way
 //! whichever thread runs it, and the gradients and metrics are added in micro-batch order,
@@ -16,6 +24,7 @@ use std::collections::BTreeMap;
 
 use burn::module::Module;
 use burn::tensor::Tensor;
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
 
 use super::{Task, scalar};
 use crate::error::{ModelError, Result};
@@ -41,7 +50,8 @@ struct MicroBatch {
 }
 
 /// Loss and gradients of `micro_batches` (example indices of `task`), each weighted by its share
-/// of the update's examples, with up to `threads` micro-batches computed at once. `update`
+/// of the update's examples, `threads` micro-batches in flight at once (1: one after another
+/// on the calling thread). `update`
 /// numbers the update in a non-finite-loss error.
 ///
 /// With more than one thread each micro-batch runs on a clone of `model` with its own autodiff
@@ -67,25 +77,14 @@ pub fn update_gradients<M: Module + 'static>(
                 .map(|micro| micro_batch(task, model, micro, examples))
                 .collect()
         } else {
-            std::thread::scope(|scope| {
-                let running: Vec<_> = wave
-                    .iter()
-                    .map(|micro| {
-                        let local = model.clone();
-                        scope.spawn(move || {
-                            micro_batch(task, &with_fresh_graph_nodes(local), micro, examples)
-                        })
-                    })
-                    .collect();
-                running
-                    .into_iter()
-                    .map(|thread| {
-                        thread
-                            .join()
-                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                    })
-                    .collect()
-            })
+            // Each micro-batch gets its own clone (made here: `M` need not be `Sync`); rayon's
+            // indexed collect keeps micro-batch order whichever worker ran which.
+            let jobs: Vec<(&&[usize], M)> = wave.iter().map(|m| (m, model.clone())).collect();
+            jobs.into_par_iter()
+                .map(|(micro, local)| {
+                    micro_batch(task, &with_fresh_graph_nodes(local), micro, examples)
+                })
+                .collect()
         };
         for result in results {
             let micro = result?;
