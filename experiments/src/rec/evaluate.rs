@@ -143,27 +143,19 @@ pub struct EvaluationSummary {
 
 /// Ranks every example's candidates and, when `generation` is set, answers each prompt greedily;
 /// `threads` forward passes (ranking batches, or prompts being answered) run at once.
-#[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     model: &Transformer,
     tokenizer: &super::RecTokenizer,
-    examples: &[EncodedExample],
-    records: &[PreferenceRecord],
-    titles: &[String],
+    prompts: &Prompts<'_>,
     batch_size: usize,
     generation: Option<&GenerateConfig>,
     threads: usize,
 ) -> Result<Evaluation> {
     let pad = tokenizer.special().pad;
-    let scores = candidate_scores(model, examples, batch_size, pad, threads)?;
-    let mut evaluation = Evaluation::from_scores(&scores, records)?;
+    let scores = candidate_scores(model, prompts.examples, batch_size, pad, threads)?;
+    let mut evaluation = Evaluation::from_scores(&scores, prompts.records)?;
     if let Some(config) = generation {
-        let prompts = Prompts {
-            examples,
-            records,
-            titles,
-        };
-        evaluation.answers = Some(answer_all(model, tokenizer, &prompts, config, threads)?);
+        evaluation.answers = Some(answer_all(model, tokenizer, prompts, config, threads)?);
     }
     Ok(evaluation)
 }
@@ -241,11 +233,11 @@ impl Evaluation {
     }
 }
 
-/// The split being answered: encoded prompts, their records and the catalog's titles.
-struct Prompts<'a> {
-    examples: &'a [EncodedExample],
-    records: &'a [PreferenceRecord],
-    titles: &'a [String],
+/// The split being evaluated: encoded prompts, their records and the catalog's titles.
+pub struct Prompts<'a> {
+    pub examples: &'a [EncodedExample],
+    pub records: &'a [PreferenceRecord],
+    pub titles: &'a [String],
 }
 
 /// A greedy answer to every prompt, `threads` prompts at once, in prompt order.

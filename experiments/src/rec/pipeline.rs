@@ -24,7 +24,7 @@ use crate::common::checkpoints::Checkpoints;
 use crate::config::{ExperimentConfig, PreferenceConfig, Smoothing};
 use crate::error::{ExperimentError, Result};
 use crate::rec::data::{RecDataset, encode};
-use crate::rec::evaluate::{Evaluation, evaluate};
+use crate::rec::evaluate::{Evaluation, Prompts, evaluate};
 use crate::rec::oracle::ItemKnn;
 use crate::rec::pairs::{
     PairContext, apply_smoothing, build_rows, inject_label_noise, oracle_list_labels,
@@ -207,9 +207,11 @@ impl RecPipeline {
         evaluate(
             &model.clone().valid(),
             &self.tokenizer,
-            &self.test,
-            &self.dataset.test,
-            &self.dataset.items.titles,
+            &Prompts {
+                examples: &self.test,
+                records: &self.dataset.test,
+                titles: &self.dataset.items.titles,
+            },
             self.config.eval.batch_size,
             generation.as_ref(),
             self.config.eval.threads,

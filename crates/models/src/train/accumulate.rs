@@ -51,8 +51,7 @@ struct MicroBatch {
 
 /// Loss and gradients of `micro_batches` (example indices of `task`), each weighted by its share
 /// of the update's examples, `threads` micro-batches in flight at once (1: one after another
-/// on the calling thread). `update`
-/// numbers the update in a non-finite-loss error.
+/// on the calling thread). `update` numbers the update in a non-finite-loss error.
 ///
 /// With more than one thread each micro-batch runs on a clone of `model` with its own autodiff
 /// graph nodes (the clones share the parameters' storage, not their graph), so the graphs of
