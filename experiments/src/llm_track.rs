@@ -69,9 +69,9 @@ fn defaults(model: Option<&Path>) -> ExperimentConfig {
         preference: PreferenceConfig {
             // The same updates of 4 prompts as 4 micro-batches of 1 in flight: the track's
             // losses average over prompts, and the threads fill the cores that burn's
-            // single-threaded elementwise kernels leave idle (a run 1.29× faster, measured
-            // in docs/reproducing.md). SFT's token mean would change with its micro-batches,
-            // and it gains only 6 %, so it keeps whole batches.
+            // single-threaded elementwise kernels leave idle (a run 1.23–1.29× faster, measured
+            // in docs/reproducing.md). SFT keeps whole batches: its token mean would become a
+            // mean of per-prompt token means, another objective.
             train: TrainConfig {
                 batch_size: 1,
                 grad_accum: 4,
