@@ -74,7 +74,7 @@ pub struct W2Step {
     pub optimizer: AdamW,
     /// Prompts per micro-batch (the whole batch by default).
     pub micro_batch: usize,
-    /// Micro-batches computed at once, one thread each.
+    /// Micro-batches in flight at once (`TrainConfig::micro_batch_threads`).
     pub threads: usize,
 }
 

@@ -555,4 +555,20 @@ mod tests {
         let error = parse("lora = { rank = 4, alhpa = 8.0 }").unwrap_err();
         assert!(error.to_string().contains("alhpa"), "{error}");
     }
+
+    #[test]
+    fn thread_counts_are_read_and_zero_is_refused_by_name() {
+        let config =
+            parse("[eval]\nthreads = 3\n[preference.train]\nmicro_batch_threads = 4\n").unwrap();
+        assert_eq!(config.eval.threads, 3);
+        assert_eq!(config.preference.train.micro_batch_threads, 4);
+        config.check().unwrap();
+        let error = parse("[eval]\nthreads = 0\n").unwrap().check().unwrap_err();
+        assert!(error.to_string().contains("eval.threads"), "{error}");
+        let error = parse("[sft]\nmicro_batch_threads = 0\n")
+            .unwrap()
+            .check()
+            .unwrap_err();
+        assert!(error.to_string().contains("micro_batch_threads"), "{error}");
+    }
 }

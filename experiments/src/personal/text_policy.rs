@@ -162,6 +162,8 @@ impl TextPolicy {
             ScoringMode::SharedPrefix,
             Some(&soft),
             self.pad(),
+            // One chunk at a time: the personalization tables score small text policies,
+            // where a thread per chunk has not been measured to pay.
             1,
         )?)
     }

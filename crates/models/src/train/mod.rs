@@ -43,9 +43,10 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Micro-batches per optimizer update.
     pub grad_accum: usize,
-    /// Micro-batches of one update computed at once, one thread each (1: one after another).
-    /// The update is the same whatever this is (see [`update_gradients`]); on a CPU a few more
-    /// threads than cores keep the cores busy in the single-threaded elementwise kernels.
+    /// Micro-batches of one update in flight at once, as tasks of rayon's pool (1: one after
+    /// another on the calling thread). The update is the same whatever this is (see
+    /// [`update_gradients`]); on a CPU, a few more micro-batches in flight than cores keep every
+    /// core busy through burn flex's single-threaded elementwise kernels.
     pub micro_batch_threads: usize,
     /// Peak learning rate.
     pub lr: f64,
